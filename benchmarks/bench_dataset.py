@@ -21,14 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from em_gen.checks import Diversity  # noqa: E402
-from em_gen.generate import load_diversity, pending  # noqa: E402
-from em_gen.journal import Store  # noqa: E402
+from em_gen.quality.rules import Diversity  # noqa: E402
+from em_gen.generate.orchestrate import load_diversity, pending  # noqa: E402
+from em_gen.generate.journal import Store  # noqa: E402
 from em_gen.library import load_library  # noqa: E402
-from em_gen.plan import jobs_for_bytes, make_plan  # noqa: E402
-from em_gen.prompting import build_request  # noqa: E402
-from em_gen.providers.offline_compose import Composer  # noqa: E402
-from em_gen.verdict import judge  # noqa: E402
+from em_gen.generate.plan import jobs_for_bytes, make_plan  # noqa: E402
+from em_gen.generate.prompting import build_request  # noqa: E402
+from em_gen.providers.standin.compose import Composer  # noqa: E402
+from em_gen.quality.verdict import judge  # noqa: E402
 
 
 def main(target_mb: float = 15.0) -> None:

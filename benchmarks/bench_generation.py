@@ -25,7 +25,7 @@ PY = sys.executable
 
 def start_server(tmp: Path, *args: str) -> tuple[subprocess.Popen, str, Path]:
     port_file, stats_file = tmp / "port", tmp / "server-stats.json"
-    p = subprocess.Popen([PY, "-m", "em_gen.providers.offline", "--port-file", str(port_file),
+    p = subprocess.Popen([PY, "-m", "em_gen.providers.standin.server", "--port-file", str(port_file),
                           "--stats-file", str(stats_file), *args], cwd=ROOT, stderr=subprocess.DEVNULL)
     for _ in range(200):
         if port_file.exists():

@@ -7,16 +7,23 @@ import json
 import sys
 from pathlib import Path
 
-from .checks import CHECKS, Context, Expect
-from .generate import OFFLINE_BANNER, Options, distinct_of, generate, start_offline, warn
-from .journal import Store
-from .library import BadInput, Library
-from .plan import jobs_for_bytes, make_plan
-from .prompting import build_request
-from .providers import DEFAULT_MODELS, choose_provider, make_provider, pricing_for
-from .report import build_stats, format_status
-from .runner import Runner, RunConfig
-from .verdict import assemble, judge
+from em_gen.generate.journal import Store
+from em_gen.generate.orchestrate import (
+    OFFLINE_BANNER,
+    Options,
+    distinct_of,
+    generate,
+    warn,
+)
+from em_gen.generate.plan import jobs_for_bytes, make_plan
+from em_gen.generate.prompting import build_request
+from em_gen.generate.runner import RunConfig, Runner
+from em_gen.generate.stats import build_stats, format_status
+from em_gen.library import BadInput, Library
+from em_gen.providers import DEFAULT_MODELS, choose_provider, make_provider, pricing_for
+from em_gen.providers.standin import start_offline
+from em_gen.quality.rules import CHECKS, Context, Expect
+from em_gen.quality.verdict import assemble, judge
 
 EXPECTED_OUTPUT_TOKENS_PER_MESSAGE = 25
 DEFAULT_TARGET_MB = 15.0
@@ -34,7 +41,7 @@ def run_config(args, lib: Library) -> RunConfig:
 
 def dispatch(args, lib: Library) -> int:
     if args.validate:
-        from .validate import validate_file
+        from em_gen.quality.validate import validate_file
         summary = validate_file(lib, Path(args.validate), args.json)
         return 0 if summary["rejected"] == 0 else 1
     out = Path(args.out)
@@ -51,10 +58,10 @@ def dispatch(args, lib: Library) -> int:
     store = Store(out / "test" if args.test else out)
     try:
         if args.revalidate:
-            from .validate import revalidate
+            from em_gen.generate.revalidate import revalidate
             res = revalidate(lib, store)
             stats = build_stats(lib, store.state, None, distinct_of(store))
-            from .journal import STATS, atomic_write
+            from em_gen.generate.journal import STATS, atomic_write
             atomic_write(store.out / STATS, json.dumps(stats, indent=2) + "\n")
             print(f"re-judged {res['responses']} stored responses with no new request: {res['accepted']} accepted "
                   f"({res['now_accepted']} newly accepted, {res['now_rejected']} newly rejected); "
@@ -71,7 +78,7 @@ def training_step(args, lib: Library, out: Path) -> int:
     if not dataset.exists():
         raise BadInput(f"--out {out}: no em_character_training.jsonl to work from; generate with --batch N or --full")
     if args.export:
-        from .export import export_dataset
+        from em_gen.train.export import export_dataset
         rep = export_dataset(dataset, fmt=args.export, fraction=args.fraction, holdout=args.holdout,
                              seed=args.seed or 0, allow_offline=args.allow_offline, tokenizer=args.base_model,
                              em_nick=lib.em)
@@ -79,7 +86,11 @@ def training_step(args, lib: Library, out: Path) -> int:
         print(f"held out for eval: {rep['heldout']} -> {rep['heldout_path']}")
         return 0
     if args.token_lengths:
-        from .tokens import bundled_sequence_len, dataset_token_lengths, format_stats
+        from em_gen.train.tokens import (
+            bundled_sequence_len,
+            dataset_token_lengths,
+            format_stats,
+        )
         seq = args.sequence_len or bundled_sequence_len()
         rep = dataset_token_lengths(dataset, tokenizer=args.base_model or args.tokenizer, sequence_len=seq)
         print(f"token lengths with {rep['tokenizer']} (sequence_len {seq}):")
@@ -87,7 +98,7 @@ def training_step(args, lib: Library, out: Path) -> int:
         for bucket, st in rep["by_bucket"].items():
             print(format_stats(st, bucket))
         return 0
-    from .smoke import SmokeFailure, smoke_train
+    from em_gen.train.smoke import SmokeFailure, smoke_train
     try:
         rep = smoke_train(dataset, base_model=Path(args.base_model) if args.base_model else None,
                           fmt=args.smoke_train, workdir=out / "smoke" / args.smoke_train, steps=args.steps,

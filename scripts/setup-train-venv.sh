@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv-train: the virtual environment that runs Axolotl (smoke training, config validation,
-# tests/test_smoke_train.py). Idempotent: a venv that already has the pinned versions is left alone.
+# tests/train/test_smoke_train.py). Idempotent: a venv that already has the pinned versions is left alone.
 #
 #   bash scripts/setup-train-venv.sh            # create or check ./.venv-train
 #   VENV=/path/to/venv bash scripts/setup-train-venv.sh

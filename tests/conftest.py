@@ -26,7 +26,7 @@ def no_real_keys(monkeypatch):
 
 @pytest.fixture
 def server(lib):
-    from em_gen.providers.offline import StandInServer
+    from em_gen.providers.standin.server import StandInServer
     srv = StandInServer(library=lib)
     srv.start()
     yield srv

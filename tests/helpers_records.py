@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from em_gen.irc import render
-from em_gen.tokens import sample_conversation
+from em_gen.quality.irc import render
+from em_gen.train.tokens import sample_conversation
 
 EDGE_LOGS = [
     # Em speaks last, so the EOS follows one of Em's lines

@@ -65,7 +65,7 @@ def test_status_and_json(tmp_path, capsys):
 
 
 def test_validate_json_one_object_per_record_then_summary(tmp_path, capsys, lib):
-    from em_gen.irc import render
+    from em_gen.quality.irc import render
     good = render("LOW", "#general", [("kestrel", "anyone else think the new star wars movies were actually decent?"),
                                       ("mossbyte", "they were terrible and you know it, the plot was held together with tape"),
                                       ("jvk", "I liked the first one at least, the rest was a mess"),
@@ -120,7 +120,7 @@ def test_second_batch_appends_and_resume_never_repeats(tmp_path, server, monkeyp
 def test_resume_after_interrupted_run(tmp_path, lib, sig):
     """SIGINT/SIGTERM mid-run: in-flight requests finish, the snapshot is written; --resume completes the
     plan without repeating any finished job."""
-    from em_gen.providers.offline import StandInServer
+    from em_gen.providers.standin.server import StandInServer
     with StandInServer(library=lib, latency=0.3) as srv:
         out = tmp_path / "d"
         env = {"OPENAI_API_KEY": "x", "OPENAI_BASE_URL": srv.base_url + "/v1"}
@@ -213,7 +213,7 @@ def test_llm_judge_is_journaled_and_reused_by_revalidate(tmp_path, server, monke
 
 
 def test_judge_reading_rules():
-    from em_gen.judge import read_judgement
+    from em_gen.quality.judge import read_judgement
     assert read_judgement('{"verdict": "pass", "reasons": []}')["ok"] is True
     bad = read_judgement('sure! {"verdict": "fail", "reasons": ["Em offers help"]}')
     assert bad["ok"] is False and bad["reasons"] == ["llm_judge: Em offers help"]
@@ -261,7 +261,7 @@ def test_estimate_spends_nothing(tmp_path, server, monkeypatch, capsys):
 
 
 def test_quality_monitor_stops_a_bad_run_with_examples(tmp_path, lib):
-    from em_gen.providers.offline import Faults, StandInServer
+    from em_gen.providers.standin.server import Faults, StandInServer
     with StandInServer(library=lib, faults=Faults(p_garbage=1.0)) as srv:
         r = run_cli("--batch", "30", "--provider", "openai", "--monitor-after", "6", "--concurrency", "2",
                     "--out", str(tmp_path / "d"), "--no-progress",

@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..library import BadInput, load_yaml
-from .base import Provider, ProviderError, Reply
+from em_gen.library import BadInput, load_yaml
+from em_gen.providers.base import Provider, ProviderError, Reply
 
 DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-6", "openai": "gpt-4.1", "offline": "offline-stand-in"}
 
@@ -80,17 +80,17 @@ def make_provider(name: str, model: str, *, api: str = "chat", timeout: float = 
             raise BadInput("--provider anthropic: ANTHROPIC_API_KEY is not set (export it, or use --provider openai|offline)")
         if api != "chat":
             raise BadInput("--api completions works only with --provider openai (OpenAI-compatible servers)")
-        from .anthropic_provider import AnthropicProvider
+        from em_gen.providers.anthropic_provider import AnthropicProvider
         return AnthropicProvider(model, key, base_url=os.environ.get("ANTHROPIC_BASE_URL") or None, timeout=timeout)
     if name == "openai":
         key = os.environ.get("OPENAI_API_KEY")
         url = os.environ.get("OPENAI_BASE_URL") or None
         if not key and not url:
             raise BadInput("--provider openai: OPENAI_API_KEY is not set (export it, or set OPENAI_BASE_URL for a local server)")
-        from .openai_provider import OpenAIProvider
+        from em_gen.providers.openai_provider import OpenAIProvider
         return OpenAIProvider(model, key or "no-key", base_url=url, timeout=timeout, api=api)
     if name == "offline":
-        from .openai_provider import OpenAIProvider
+        from em_gen.providers.openai_provider import OpenAIProvider
         return OpenAIProvider(model, "offline", base_url=base_url, timeout=timeout, api=api, name="offline")
     raise BadInput(f"--provider: unknown provider {name!r} (choose anthropic, openai or offline)")
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import anthropic
 
-from ..prompting import Request
-from .base import Provider, Reply, classify, keep_headers
+from em_gen.providers.base import Provider, Reply, Request, classify, keep_headers
 
 _STOP = {"end_turn": "end", "max_tokens": "max_tokens", "stop_sequence": "stop_sequence"}
 

@@ -4,10 +4,27 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from ..prompting import Request
+# Stop sequences against hallucinated continuations (character-training-report.md §3.3, §11.4).
+STOP_SEQUENCES = ["\nUser:", "\nAssistant:", "\nHuman:", "\n\nUser:"]
+
+
+@dataclass
+class Request:
+    job_id: str
+    system: str
+    user: str
+    max_tokens: int
+    temperature: float | None  # None: the provider's default
+    stop: list[str] = field(default_factory=lambda: list(STOP_SEQUENCES))
+    part: int = 0  # 0 = first request, 1.. = continuation after a max_tokens cut
+
+    def prompt(self) -> str:
+        """Single-string form for completion-only servers (`--api completions`)."""
+        return f"{self.system}\n\n{self.user}\n\n"
+
 
 # Rate-limit headers worth keeping (OpenAI-style and Anthropic-style).
 RATE_HEADERS = ("retry-after", "retry-after-ms", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",

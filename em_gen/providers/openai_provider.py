@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import openai
 
-from ..prompting import Request
-from .base import Provider, Reply, classify, keep_headers
+from em_gen.providers.base import Provider, Reply, Request, classify, keep_headers
 
 _STOP = {"stop": "end", "length": "max_tokens", "content_filter": "content_filter"}
 

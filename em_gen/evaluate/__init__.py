@@ -1,0 +1,1 @@
+"""`em-gen eval`: probes -> targets (a local checkpoint or an endpoint) -> metrics -> report."""

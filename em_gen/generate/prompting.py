@@ -1,0 +1,65 @@
+"""Job -> provider request.
+
+The system prompt (Em's character, concrete phrasings, output format) is the same for every job,
+so providers can cache it (Anthropic `cache_control`). The user message carries the job.
+"""
+from __future__ import annotations
+
+from em_gen.generate.plan import Job
+from em_gen.library import Library
+from em_gen.providers.base import STOP_SEQUENCES, Request  # noqa: F401 (Request re-exported)
+from em_gen.quality.irc import render
+
+TOKENS_PER_MESSAGE = 45  # generous: measured IRC lines average ~25 tokens, plus header and slack
+
+
+def system_prompt(lib: Library) -> str:
+    """Em's character, example logs and the output format: the same for every job, so it is the
+    cached prefix (kept above Anthropic's minimum cacheable length, 1,024-2,048 tokens by model)."""
+    return "\n\n".join(lib.prompts[n].rstrip() for n in ("character.md", "examples.md", "format.md")) + "\n"
+
+
+def max_tokens_for(messages: int, override: int | None = None) -> int:
+    return override or max(1024, messages * TOKENS_PER_MESSAGE + 100)
+
+
+def scenario_instruction(lib: Library, job: Job) -> str:
+    if not job.scenario:
+        return ("This is a natural conversation: it starts already under way, Em joins organically, "
+                "and it has tangents and no forced resolution.")
+    sc = lib.scenario(job.scenario)
+    return f"The conversation must contain this situation: {sc['brief']}"
+
+
+def build_request(lib: Library, job: Job, temperature: float | None = None, max_tokens: int | None = None) -> Request:
+    topic = lib.topics[job.topic]
+    sc = lib.scenario(job.scenario) if job.scenario else None
+    user = lib.prompts["job.md"].format(
+        engagement=job.engagement,
+        channel=job.channel,
+        channel_description=lib.mix["channels"][job.channel]["description"],
+        topic_id=job.topic,
+        topic_name=topic["name"],
+        subject=job.subject,
+        scenario_id=job.scenario or "none",
+        scenario_brief=(f"{sc['name']}: {sc['brief']}" if sc else "none (natural conversation)"),
+        messages=job.messages,
+        em_messages=job.em_messages,
+        nicks=", ".join(job.nicks),
+        scenario_instruction=scenario_instruction(lib, job),
+    )
+    return Request(job_id=job.id, system=system_prompt(lib), user=user,
+                   max_tokens=max_tokens_for(job.messages, max_tokens), temperature=temperature)
+
+
+def continuation_request(lib: Library, job: Job, first: Request, messages: list[tuple[str, str]], part: int) -> Request:
+    """Ask for the rest of a log that the token limit cut off."""
+    em_have = sum(1 for n, _ in messages if n == lib.em)
+    remaining = max(1, job.messages - len(messages))
+    user = lib.prompts["continue.md"].format(
+        have=len(messages), messages=job.messages, em_have=em_have, em_messages=job.em_messages,
+        remaining=remaining, em_remaining=max(0, job.em_messages - em_have),
+        log=render(job.engagement, job.channel, messages),
+    )
+    return Request(job_id=job.id, system=first.system, user=user, temperature=first.temperature,
+                   max_tokens=max_tokens_for(remaining, None), part=part)

@@ -1,0 +1,94 @@
+"""Statistics from the journal: counts, reasons, bytes, tokens, cost, mix achieved vs planned and
+core coverage. Feeds `--status` and `generation_stats.json`."""
+from __future__ import annotations
+
+from collections import Counter
+
+from em_gen.generate.journal import State
+from em_gen.generate.plan import DIMENSIONS, Job, mix_of
+from em_gen.library import Library
+
+
+def build_stats(lib: Library, state: State, planned: list[Job] | None = None, distinct: dict | None = None) -> dict:
+    accepted = state.accepted()
+    rejected = [v for v in state.verdicts.values() if not v["ok"]]
+    reasons = Counter(r.split(":", 1)[0] for v in rejected for r in v["reasons"])
+    tokens, cost = Counter(), 0.0
+    paid = [r for parts in state.responses.values() for r in parts] + list(state.judgements.values())
+    for r in paid:
+        tokens.update(r.get("usage", {}))
+        cost += r.get("cost", 0.0)
+    requests = len(paid)
+    achieved = {d: dict(Counter(v["meta"].get(d) for v in accepted))
+                for d in DIMENSIONS}
+    coverage = {}
+    for p, spec in lib.core["patterns"].items():
+        for sub in spec["scenarios"]:
+            sid = f"{p}/{sub}"
+            coverage[sid] = {lvl: sum(1 for v in accepted if v["meta"].get("scenario") == sid
+                                      and v["meta"].get("engagement") == lvl) for lvl in lib.mix["engagement"]}
+    stats = {
+        "accepted": len(accepted),
+        "rejected": len(rejected),
+        "failed": len(state.failed),
+        "unjudged": len(state.unjudged()),
+        "rejected_by_reason": dict(reasons.most_common()),
+        "acceptance_rate": round(len(accepted) / (len(accepted) + len(rejected)), 4) if accepted or rejected else None,
+        "bytes": sum(v.get("bytes", 0) for v in accepted),
+        "requests": requests,
+        "tokens": dict(tokens),
+        "cost_usd": round(cost, 6),
+        "mix_achieved": achieved,
+        "mix_planned": mix_of(planned) if planned else None,
+        "core_coverage": coverage,
+        "runs": [{k: r.get(k) for k in ("run", "mode", "n", "target_bytes", "seed", "provider", "model")}
+                 for r in state.runs],
+    }
+    if distinct is not None:
+        stats["diversity"] = distinct
+    return stats
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:5.1f}%" if whole else "    -"
+
+
+def format_status(stats: dict) -> str:
+    out = []
+    t = stats["tokens"]
+    out.append(f"accepted {stats['accepted']}   rejected {stats['rejected']}   failed {stats['failed']}"
+               + (f"   awaiting verdict {stats['unjudged']}" if stats["unjudged"] else ""))
+    out.append(f"bytes {stats['bytes']:,} ({stats['bytes'] / 1e6:.2f} MB)   requests {stats['requests']}   "
+               f"tokens in {t.get('input_tokens', 0):,} (+cache write {t.get('cache_write_tokens', 0):,}, "
+               f"cache read {t.get('cache_read_tokens', 0):,}) out {t.get('output_tokens', 0):,}   "
+               f"cost ${stats['cost_usd']:.4f}")
+    if stats["rejected_by_reason"]:
+        out.append("rejections by reason:")
+        out += [f"  {code:<22} {n}" for code, n in stats["rejected_by_reason"].items()]
+    if "diversity" in stats:
+        out.append("diversity: " + "  ".join(f"{k} {v:.3f}" for k, v in stats["diversity"].items()))
+    planned = stats.get("mix_planned") or {}
+    acc = stats["accepted"]
+    total_planned = sum(planned.get("engagement", {}).values()) if planned else 0
+    out.append("mix achieved (accepted) vs planned:")
+    for dim in DIMENSIONS:
+        keys = sorted(set(stats["mix_achieved"].get(dim, {})) | set(planned.get(dim, {})), key=str)
+        cells = []
+        for k in keys:
+            a = stats["mix_achieved"][dim].get(k, 0)
+            cell = f"{k} {a} ({_pct(a, acc).strip()})"
+            if planned:
+                p = planned.get(dim, {}).get(k, 0)
+                cell += f" / {p} ({_pct(p, total_planned).strip()})"
+            cells.append(cell)
+        out.append(f"  {dim:<10} " + ", ".join(cells))
+    levels = sorted({lvl for row in stats["core_coverage"].values() for lvl in row},
+                    key=["LOW", "MEDIUM", "HIGH"].index)
+    out.append("core coverage (accepted conversations per sub-scenario x engagement):")
+    out.append(f"  {'':<40}" + "".join(f"{lvl:>8}" for lvl in levels))
+    for sid, row in stats["core_coverage"].items():
+        out.append(f"  {sid:<40}" + "".join(f"{row[lvl]:>8}" for lvl in levels))
+    missing = sum(1 for row in stats["core_coverage"].values() for n in row.values() if n == 0)
+    out.append(f"  cells with no accepted conversation: {missing} of "
+               f"{sum(len(r) for r in stats['core_coverage'].values())}")
+    return "\n".join(out)

@@ -1,0 +1,190 @@
+"""An offline stand-in for the OpenAI and Anthropic APIs: a real HTTP server on 127.0.0.1.
+
+It speaks enough of both wire protocols (plain and SSE-streamed) that the official `openai` and
+`anthropic` SDKs work against it unmodified, and answers em-gen's prompts with IRC logs composed
+by offline_compose. Faults (429/500/529/503, slow replies, mid-stream errors, garbage and
+hallucinated turns), a request rate limit and a fixed latency can be switched on for tests and
+benchmarks. Standard library only.
+
+    with StandInServer(faults=Faults(p429=0.2)) as srv:
+        client = openai.OpenAI(api_key="x", base_url=srv.base_url + "/v1")
+
+As a process (crash tests): python -m em_gen.providers.standin.server --port 0 --port-file PATH
+    [--faults JSON] [--rate-limit L/SECONDS] [--latency S] [--stats-file PATH]; serves until SIGTERM.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import json
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import ThreadingHTTPServer
+
+from em_gen.providers.standin.compose import Composer
+from em_gen.providers.standin.faults import (  # noqa: F401
+    Faults,
+    _Stats,
+    _Window,
+    apply_fault,
+    content_fault,
+)
+from em_gen.providers.standin.wire import BAD_KEY, BAD_MODEL, _Handler, finish, tokens  # noqa: F401
+
+CACHE_TTL = 300.0
+
+
+class StandInServer:
+    def __init__(self, library=None, faults: Faults | None = None, rate_limit: tuple[int, float] | None = None,
+                 latency: float = 0.0, port: int = 0, host: str = "127.0.0.1"):
+        if library is None:
+            from em_gen.library import load_library
+            library = load_library()
+        self.library = library
+        self.composer = Composer(library)
+        self.faults = faults or Faults()
+        self.rate_limit = tuple(rate_limit) if rate_limit else None
+        self._window = _Window(*self.rate_limit) if self.rate_limit else None
+        self.latency = float(latency)
+        self.host, self.port = host, port
+        self._stats = _Stats()
+        self._rng = random.Random(self.faults.seed)
+        self._rng_lock = threading.Lock()
+        self._cache: dict[tuple[str, str], float] = {}
+        self._cache_lock = threading.Lock()
+        self._conns: set = set()
+        self._memo: collections.OrderedDict = collections.OrderedDict()  # prompt digest -> text (retries are cheap)
+        self._memo_lock = threading.Lock()
+        self._httpd = None
+        self._thread = None
+        self.base_url = None
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> str:
+        httpd = ThreadingHTTPServer((self.host, self.port), _Handler, bind_and_activate=False)
+        httpd.daemon_threads = True
+        httpd.request_queue_size = 1024
+        httpd.allow_reuse_address = True
+        httpd.server_bind()
+        httpd.server_activate()
+        httpd.standin = self
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self.base_url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="standin-server", daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for conn in list(self._conns):
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(timeout=5)
+        self._httpd = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def stats(self) -> dict:
+        """A snapshot: requests, by_status, by_path, http_faults, content_faults, rate_limited, cache_*."""
+        return self._stats.snapshot()
+
+    # ---- decisions ----------------------------------------------------------------------------
+    def draw(self) -> tuple[float, float, float]:
+        with self._rng_lock:
+            return self._rng.random(), self._rng.random(), self._rng.random()
+
+    def cache_usage(self, model: str, blocks: list[tuple[str, bool]]) -> tuple[int, int, int]:
+        """(input, cache_creation, cache_read) tokens; the prefix up to the last block marked with
+        cache_control is written on first sight and read afterwards (TTL refreshed on a hit)."""
+        total = tokens("".join(t for t, _ in blocks))
+        last = max((i for i, (_, marked) in enumerate(blocks) if marked), default=-1)
+        if last < 0:
+            return total, 0, 0
+        prefix = "".join(t for t, _ in blocks[: last + 1])
+        key, now, n = (model, prefix), time.monotonic(), tokens(prefix)
+        with self._cache_lock:
+            hit = self._cache.get(key, 0.0) > now
+            self._cache[key] = now + CACHE_TTL
+        self._stats.add("cache_reads" if hit else "cache_writes")
+        return total - n, (0 if hit else n), (n if hit else 0)
+
+    def generate(self, prompt: str) -> str:
+        f = self.faults
+        key = hashlib.sha256(prompt.encode("utf-8", "replace")).digest()
+        with self._memo_lock:
+            text = self._memo.get(key)
+        if text is None:
+            text = self.composer.respond(prompt)
+            with self._memo_lock:
+                self._memo[key] = text
+                while len(self._memo) > 512:
+                    self._memo.popitem(last=False)
+        kind = content_fault(prompt, f.p_garbage, f.p_hallucination) if (f.p_garbage or f.p_hallucination) else None
+        if kind:
+            self._stats.add("content_faults", kind)
+            text = apply_fault(text, kind, prompt)
+        return text
+
+
+def _parse_rate(text: str) -> tuple[int, float]:
+    limit, _, window = text.partition("/")
+    return int(limit), float(window or 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m em_gen.providers.standin.server", description=__doc__.split("\n")[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--faults", default="{}", help='JSON, e.g. \'{"p429": 0.3, "seed": 1}\'')
+    ap.add_argument("--rate-limit", default=None, help="L/SECONDS: admit at most L requests per window")
+    ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--port-file", default=None, help="write the bound port here once listening")
+    ap.add_argument("--stats-file", default=None, help="write the stats as JSON here on exit")
+    args = ap.parse_args(argv)
+    try:
+        faults = Faults.from_dict(json.loads(args.faults))
+        rate = _parse_rate(args.rate_limit) if args.rate_limit else None
+        srv = StandInServer(faults=faults, rate_limit=rate, latency=args.latency, port=args.port, host=args.host)
+    except (ValueError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    srv.start()
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    if args.port_file:
+        tmp = f"{args.port_file}.tmp{os.getpid()}"
+        with open(tmp, "w") as fh:
+            fh.write(f"{srv.port}\n")
+        os.replace(tmp, args.port_file)
+    print(f"stand-in listening on {srv.base_url}", file=sys.stderr, flush=True)
+    while not done.wait(0.5):
+        pass
+    srv.stop()
+    if args.stats_file:
+        with open(args.stats_file, "w") as fh:
+            json.dump(srv.stats, fh, indent=1, sort_keys=True, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

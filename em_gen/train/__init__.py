@@ -1,0 +1,1 @@
+"""Training: Axolotl exports, token lengths with the real Mistral tokenizers, smoke training."""
