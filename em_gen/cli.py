@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--export", choices=["completion", "em", "turns"], help="write a training format from the dataset into OUT/export/ (plus the held-out split)")
     mode.add_argument("--token-lengths", action="store_true", help="distribution of the dataset's token lengths (real Mistral tokenizer)")
     mode.add_argument("--smoke-train", choices=["completion", "em", "turns"], help="a few LoRA steps with Axolotl on the dataset before a real run; fails on a non-finite loss")
+    mode.add_argument("--report", action="store_true", help="write OUT/report.html: one self-contained page with the run's figures (opens offline)")
     p.add_argument("--single", action="store_true", help="with --test: one conversation (the default for --test)")
     p.add_argument("--resume", action="store_true", help="continue the last --batch/--full run; never repeats finished jobs")
     p.add_argument("--force", action="store_true", help="resume or start even though the plan changed")
@@ -53,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--monitor-after", type=int, default=50, help="quality monitor: judge the rejection rate after this many conversations")
     p.add_argument("--max-reject-rate", type=float, default=0.5, help="quality monitor: stop above this rejection rate")
     p.add_argument("--no-monitor", action="store_true", help="disable the quality monitor")
-    p.add_argument("--judge", action="store_true", help="also grade every conversation that passes the rules with an LLM judge (one more request each)")
+    p.add_argument("--judge", action="store_true", help="the character judge reads every conversation that passes the rules (the default with anthropic and openai; opt in for offline and --validate)")
+    p.add_argument("--no-judge", action="store_true", help="keep conversations on the rules alone (the stats count those never judged)")
+    p.add_argument("--judge-model", default=None, metavar="NAME", help="the judge's model (default: claude-haiku-4-5 for anthropic, gpt-4.1-mini for openai, the generation model for a local OPENAI_BASE_URL server)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--fraction", type=float, default=1.0, help="with --export: a nested subset (0.25 in 0.5 in 0.75 in 1) for data-scale ablations")
     p.add_argument("--holdout", type=float, default=0.05, help="with --export/--smoke-train: share of conversations held out for eval, never trained on")
@@ -83,6 +86,8 @@ def check_args(args) -> None:
     if not 0 <= args.max_reject_rate <= 1:
         raise BadInput(f"--max-reject-rate must be between 0 and 1, got {args.max_reject_rate}")
     generating = args.test or args.batch is not None or args.full
+    if args.judge and args.no_judge:
+        raise BadInput("--judge and --no-judge contradict each other; choose one")
     if args.single and not args.test:
         raise BadInput("--single goes with --test")
     if args.resume and not (args.batch is not None or args.full):
@@ -100,9 +105,9 @@ def check_args(args) -> None:
     _positive(args, "steps")
     _positive(args, "sequence-len")
     if not (generating or args.status or args.validate or args.revalidate or args.export or args.token_lengths
-            or args.smoke_train):
+            or args.smoke_train or args.report):
         raise BadInput("choose a mode: --test, --batch N, --full, --status, --validate FILE, --revalidate, "
-                       "--export FMT, --token-lengths or --smoke-train FMT (see em-gen --help)")
+                       "--export FMT, --token-lengths, --smoke-train FMT or --report (see em-gen --help)")
 
 
 def _run(argv: list[str]) -> int:

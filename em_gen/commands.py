@@ -10,6 +10,8 @@ from pathlib import Path
 from em_gen.generate.journal import Store
 from em_gen.generate.orchestrate import (
     OFFLINE_BANNER,
+    providers_for,
+    run_and_close,
     Options,
     distinct_of,
     generate,
@@ -20,22 +22,36 @@ from em_gen.generate.prompting import build_request
 from em_gen.generate.runner import RunConfig, Runner
 from em_gen.generate.stats import build_stats, format_status
 from em_gen.library import BadInput, Library
-from em_gen.providers import DEFAULT_MODELS, choose_provider, make_provider, pricing_for
+from em_gen.providers import (
+    DEFAULT_MODELS,
+    PAID_PROVIDERS,
+    choose_provider,
+    default_judge_model,
+    pricing_for,
+)
 from em_gen.providers.standin import start_offline
+from em_gen.quality.judge import read_judgement
 from em_gen.quality.rules import CHECKS, Context, Expect
 from em_gen.quality.verdict import assemble, judge
 
-EXPECTED_OUTPUT_TOKENS_PER_MESSAGE = 25
 DEFAULT_TARGET_MB = 15.0
 
 
-def run_config(args, lib: Library) -> RunConfig:
+def judge_on(args, provider: str) -> bool:
+    """The character judge is part of the gate with a paid provider; --no-judge turns it off,
+    --judge turns it on for the stand-in."""
+    if args.no_judge:
+        return False
+    return bool(args.judge) or provider in PAID_PROVIDERS
+
+
+def run_config(args, lib: Library, provider: str = "offline") -> RunConfig:
     return RunConfig(
         concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm, max_cost=args.max_cost,
         max_attempts=args.max_attempts, temperature=args.temperature, max_tokens=args.max_tokens,
         monitor_after=args.monitor_after, max_reject_rate=None if args.no_monitor else args.max_reject_rate,
         max_replacements=lib.mix["max_replacements"] if args.max_replacements is None else args.max_replacements,
-        seed=args.seed or 0, progress=not args.no_progress and not args.test, judge=args.judge,
+        seed=args.seed or 0, progress=not args.no_progress and not args.test, judge=judge_on(args, provider),
     )
 
 
@@ -47,6 +63,11 @@ def dispatch(args, lib: Library) -> int:
     out = Path(args.out)
     if args.status:
         return status(lib, out, args.json)
+    if args.report:
+        from em_gen.report import write_run_report
+        page = write_run_report(lib, out)
+        print(f"report: {page} ({page.stat().st_size / 1024:.0f} KB; opens offline)")
+        return 0
     if args.export or args.token_lengths or args.smoke_train:
         return training_step(args, lib, out)
     if args.estimate:  # before the output folder is touched: nothing is written, nothing spent
@@ -58,18 +79,49 @@ def dispatch(args, lib: Library) -> int:
     store = Store(out / "test" if args.test else out)
     try:
         if args.revalidate:
-            from em_gen.generate.revalidate import revalidate
-            res = revalidate(lib, store)
-            stats = build_stats(lib, store.state, None, distinct_of(store))
-            from em_gen.generate.journal import STATS, atomic_write
-            atomic_write(store.out / STATS, json.dumps(stats, indent=2) + "\n")
-            print(f"re-judged {res['responses']} stored responses with no new request: {res['accepted']} accepted "
-                  f"({res['now_accepted']} newly accepted, {res['now_rejected']} newly rejected); "
-                  f"dataset, rejected.jsonl and stats rebuilt")
-            return 0
+            return revalidate_command(args, lib, store)
         return run_generation(args, lib, store)
     finally:
         store.close()
+
+
+def revalidate_command(args, lib: Library, store: Store) -> int:
+    """--revalidate: re-judge everything stored for free; then ask the judge again about any
+    conversation it held (its answers were unreadable), when a judge can be reached."""
+    from em_gen.generate.journal import STATS, atomic_write
+    from em_gen.generate.revalidate import retry_held, revalidate
+    res = revalidate(lib, store)
+    print(f"re-judged {res['responses']} stored responses with no new request: {res['accepted']} accepted "
+          f"({res['now_accepted']} newly accepted, {res['now_rejected']} newly rejected); "
+          f"dataset, rejected.jsonl and stats rebuilt")
+    held, rc = res["held"], 0
+    if held:
+        run = store.state.runs[-1] if store.state.runs else {}
+        provider = choose_provider(args.provider)
+        if (provider == "offline" and not args.judge) or args.no_judge:
+            print(f"{len(held)} conversation(s) held: the judge's stored answers are unreadable; set the provider's "
+                  "key (or pass --judge for the stand-in) and run --revalidate again to ask the judge again")
+            rc = 1
+        else:
+            model = args.model or run.get("model") or DEFAULT_MODELS[provider]
+            jm = args.judge_model or run.get("judge_model") or default_judge_model(provider, model)
+            opt = Options(mode="revalidate", provider=provider, model=model, api=args.api, timeout=args.timeout,
+                          judge_model=jm)
+            server = start_offline(lib) if provider == "offline" else None
+            try:
+                out = retry_held(lib, store, held, opt, run_config(args, lib, provider),
+                                 pricing_for(model, provider, args.prices), pricing_for(jm, provider, args.prices),
+                                 server.base_url + "/v1" if server else None)
+            finally:
+                if server:
+                    server.stop()
+            still = len(store.state.held)
+            print(f"asked the judge again about {len(held)} held conversation(s): {out.accepted} accepted, "
+                  f"{out.rejected} rejected, {still} still held; {out.judge_requests} judge requests, ${out.cost:.4f}")
+            rc = 0 if not still and out.status == "done" else 1
+    stats = build_stats(lib, store.state, None, distinct_of(store))
+    atomic_write(store.out / STATS, json.dumps(stats, indent=2) + "\n")
+    return rc
 
 
 def training_step(args, lib: Library, out: Path) -> int:
@@ -133,29 +185,14 @@ def status(lib: Library, out: Path, as_json: bool) -> int:
 
 
 def estimate(args, lib: Library, provider: str, model: str, n: int) -> int:
+    from em_gen.generate import estimate as est
     pricing = pricing_for(model, provider, args.prices)
     jobs = make_plan(lib, n, args.seed or 0, "estimate")
-    cfg = run_config(args, lib)
-    sys_tokens = in_tokens = out_tokens = 0
-    for j in jobs:
-        req = build_request(lib, j, cfg.temperature, cfg.max_tokens)
-        sys_tokens = len(req.system) / 4
-        in_tokens += len(req.user) / 4
-        out_tokens += j.messages * EXPECTED_OUTPUT_TOKENS_PER_MESSAGE
-    usage = {"input_tokens": in_tokens, "output_tokens": out_tokens,
-             "cache_write_tokens": sys_tokens if provider == "anthropic" else 0,
-             "cache_read_tokens": sys_tokens * (n - 1) if provider == "anthropic" else 0}
-    if provider != "anthropic":
-        usage["input_tokens"] += sys_tokens * n
-    cost = pricing.cost(usage)
-    print(f"estimate for {n} conversations with {provider}/{model} (no request made):")
-    print(f"  requests   {n} (plus retries, continuations and replacements of rejected conversations)")
-    print(f"  input      {int(usage['input_tokens']):,} tokens"
-          + (f" + system prompt {int(sys_tokens):,} tokens written once to the cache and read {n - 1} times"
-             if provider == "anthropic" else ""))
-    print(f"  output     {int(out_tokens):,} tokens (about {EXPECTED_OUTPUT_TOKENS_PER_MESSAGE} per message)")
-    print(f"  cost       ${cost:.2f}" if pricing.per_mtok else
-          f"  cost       unknown: no price for model {model!r} (pass --prices FILE)")
+    cfg = run_config(args, lib, provider)
+    gen = est.generation(lib, jobs, provider, model, pricing, cfg.temperature, cfg.max_tokens)
+    jm = (args.judge_model or default_judge_model(provider, model)) if cfg.judge else None
+    jp = est.judge(lib, jobs, provider, jm, pricing_for(jm, provider, args.prices)) if jm else None
+    print(est.format_estimate(n, provider, model, gen, jm, jp))
     return 0
 
 
@@ -168,21 +205,26 @@ def run_generation(args, lib: Library, store: Store) -> int:
         print(OFFLINE_BANNER, file=sys.stderr)
         if args.full and not args.allow_offline:
             raise BadInput("--full on the offline stand-in needs --allow-offline (its output is not training-grade)")
+    cfg = run_config(args, lib, provider)
+    judge_model = (args.judge_model or default_judge_model(provider, model)) if cfg.judge else None
     pricing = pricing_for(model, provider, args.prices)
-    if pricing.per_mtok is None:
-        if args.max_cost is not None:
-            raise BadInput(f"--max-cost: no price known for model {model!r}; pass --prices FILE")
-        warn(f"no price known for model {model!r}: cost is not counted (pass --prices FILE)")
-    cfg = run_config(args, lib)
+    judge_pricing = pricing_for(judge_model, provider, args.prices) if judge_model else None
+    for m, pr in ((model, pricing), (judge_model, judge_pricing)):
+        if pr is not None and pr.per_mtok is None:
+            if args.max_cost is not None:
+                raise BadInput(f"--max-cost: no price known for model {m!r}; pass --prices FILE")
+            warn(f"no price known for model {m!r}: cost is not counted (pass --prices FILE)")
+    if not cfg.judge and provider in PAID_PROVIDERS:
+        warn("--no-judge: conversations are kept on the rules alone; the character judge never reads them")
     server = start_offline(lib) if provider == "offline" else None
     url = server.base_url + "/v1" if server else None
     try:
-        if args.test:
-            return test_single(args, lib, store, provider, model, pricing, cfg, url)
         opt = Options(mode=mode, n=args.batch, target_bytes=int(target_mb * 1e6) if target_mb else None,
                       seed=args.seed, resume=args.resume, force=args.force, provider=provider, model=model,
-                      api=args.api, timeout=args.timeout)
-        outcome, run, stats = generate(lib, store, opt, cfg, pricing, url)
+                      api=args.api, timeout=args.timeout, judge_model=judge_model)
+        if args.test:
+            return test_single(args, lib, store, opt, pricing, judge_pricing, cfg, url)
+        outcome, run, stats = generate(lib, store, opt, cfg, pricing, url, judge_pricing)
     finally:
         if server:
             server.stop()
@@ -196,6 +238,12 @@ def summarize(outcome, run, stats, out: Path) -> None:
     print(f"this session: {o.accepted} accepted, {o.rejected} rejected, {o.failed} failed; {o.requests} requests "
           f"({o.retries} retries, {sum(o.http_errors.values())} errors {dict(o.http_errors)}), "
           f"{o.cooldowns} rate-limit cool-downs, ${o.cost:.4f}, {o.elapsed:.1f}s", file=sys.stderr)
+    j = stats.get("judge") or {}
+    if o.judge_requests or j.get("kept_never_judged") or o.held:
+        print(f"character judge: {o.judge_requests} requests this session (${o.judge_cost:.4f})"
+              + (f", {o.held} held (answer unreadable twice)" if o.held else "")
+              + (f"; {j['kept_never_judged']} kept conversations never judged (--no-judge)"
+                 if j.get("kept_never_judged") else ""), file=sys.stderr)
     if o.status == "quality" and o.reasons:
         print("top rejection reasons, one example each:", file=sys.stderr)
         for code, n in o.reasons.most_common(5):
@@ -206,8 +254,10 @@ def summarize(outcome, run, stats, out: Path) -> None:
           f"${stats['cost_usd']:.4f} -> {out}", file=sys.stderr)
 
 
-def test_single(args, lib, store: Store, provider: str, model: str, pricing, cfg: RunConfig, url) -> int:
-    """One conversation with everything shown: job, prompt, raw output, parsed log, every check."""
+def test_single(args, lib, store: Store, opt: Options, pricing, judge_pricing, cfg: RunConfig, url) -> int:
+    """One conversation with everything shown: job, prompt, raw output, parsed log, every check,
+    and the character judge's reading with each failing message and its family."""
+    provider, model = opt.provider, opt.model
     runs = [r for r in store.state.runs if r["mode"] == "test"]
     k = len(runs) + 1
     sample = make_plan(lib, 20, args.seed or 0, "test")
@@ -227,15 +277,9 @@ def test_single(args, lib, store: Store, provider: str, model: str, pricing, cfg
     cfg.progress = False
     cfg.max_reject_rate = None
     cfg.max_replacements = 0
-    prov = make_provider(provider, model, api=args.api, timeout=args.timeout, base_url=url)
-    runner = Runner(lib, store, prov, pricing, cfg, None)
-
-    async def go():
-        try:
-            return await runner.run([job])
-        finally:
-            await prov.aclose()
-    outcome = asyncio.run(go())
+    prov, jprov = providers_for(opt, cfg, url)
+    runner = Runner(lib, store, prov, pricing, cfg, None, jprov, judge_pricing)
+    outcome = asyncio.run(run_and_close(runner, [job], prov, jprov))
     parts = store.state.responses.get(job.id, [])
     if not parts:
         print(f"{bar}\nNO RESPONSE: {outcome.message or 'the request failed after retries'}\n{bar}")
@@ -252,6 +296,23 @@ def test_single(args, lib, store: Store, provider: str, model: str, pricing, cfg
     for name, fn in CHECKS:
         reasons = fn(ctx)
         print(f"  {'PASS' if not reasons else 'FAIL'}  {name}" + "".join(f"\n          {r}" for r in reasons))
+    answers = store.state.judgements.get(job.id, [])
+    if not cfg.judge:
+        print(f"{bar}\nCHARACTER JUDGE: off" + (" (--no-judge)" if args.no_judge else " (the stand-in; --judge turns it on)"))
+    elif not answers:
+        print(f"{bar}\nCHARACTER JUDGE: not asked (the rules already reject this conversation)")
+    else:
+        print(f"{bar}\nCHARACTER JUDGE ({answers[-1].get('model')}, {len(answers)} answer(s), "
+              f"${sum(a.get('cost', 0.0) for a in answers):.5f})\n{bar}")
+        got = read_judgement(answers[-1]["raw"], lib, parsed)
+        if not got["readable"]:
+            print("  the judge's answer was not the JSON asked for: the conversation is held as unjudged")
+        elif got["ok"]:
+            print("  PASS  no Em message fails a character family")
+        for f in got.get("failures", []):
+            line = parsed.messages[f["message"] - 1] if f["message"] else None
+            print(f"  FAIL  message {f['message']} ({f['family']}): {f['why']}"
+                  + (f"\n          <{line[0]}> {line[1]}" if line else ""))
     verdict = store.state.verdicts.get(job.id) or judge(lib, job, parts, None, provider, model)
     print(f"{bar}\nVERDICT: {'ACCEPTED' if verdict['ok'] else 'REJECTED'}"
           + ("" if verdict["ok"] else " - " + "; ".join(verdict["reasons"])))

@@ -1,4 +1,5 @@
-"""Load and validate the data folders: scenarios/ (mix, core scenarios, topics, nicks) and prompts/.
+"""Load and validate the data folders: scenarios/ (mix, core scenarios, topics, nicks, judge rubric)
+and prompts/.
 
 Every file is checked against its JSON Schema in scenarios/schema/ before any request is made; a
 bad file raises `BadInput` with one line naming the file and the JSON path.
@@ -17,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS_DIR = ROOT / "scenarios"
 PROMPTS_DIR = ROOT / "prompts"
-SCENARIO_FILES = ("mix", "core", "topics", "nicks")
+SCENARIO_FILES = ("mix", "core", "topics", "nicks", "judge")
 PROMPT_FILES = ("character.md", "examples.md", "format.md", "job.md", "continue.md", "judge.md")
 
 
@@ -57,6 +58,7 @@ class Library:
     topics: dict
     nicks: list
     prompts: dict  # file name -> text
+    judge: dict  # the character judge's failure families (scenarios/judge.yaml)
     fingerprint: str  # hash of every scenario and prompt file: changes when the plan's inputs change
 
     @property
@@ -122,4 +124,4 @@ def load_library(scenarios_dir: Path | None = None, prompts_dir: Path | None = N
             raise BadInput(f"{path}: prompt template not found") from None
         digest.update(name.encode() + b"\0" + prompts[name].encode())
     return Library(mix=mix, core=core, topics=topics["topics"], nicks=loaded["nicks"]["nicks"],
-                   prompts=prompts, fingerprint=digest.hexdigest()[:16])
+                   prompts=prompts, judge=loaded["judge"], fingerprint=digest.hexdigest()[:16])

@@ -212,14 +212,6 @@ def test_llm_judge_is_journaled_and_reused_by_revalidate(tmp_path, server, monke
     assert server.stats["requests"] == served
 
 
-def test_judge_reading_rules():
-    from em_gen.quality.judge import read_judgement
-    assert read_judgement('{"verdict": "pass", "reasons": []}')["ok"] is True
-    bad = read_judgement('sure! {"verdict": "fail", "reasons": ["Em offers help"]}')
-    assert bad["ok"] is False and bad["reasons"] == ["llm_judge: Em offers help"]
-    assert read_judgement("I think it's fine")["ok"] is False
-
-
 def test_export_needs_allow_offline_for_stand_in_records(tmp_path):
     out = tmp_path / "d"
     assert main(["--batch", "6", "--out", str(out), "--no-progress"]) == 0

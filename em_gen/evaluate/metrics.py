@@ -15,7 +15,11 @@ the reported mean and 95% CI come from a bootstrap over probes, never over sampl
   em_next_when_due       held-out cut just before an Em line: the model's next speaker is Em.
   em_next_when_not_due   held-out cut just before someone else's line: the model's next speaker is Em.
   assistant_language     share of Em's generated lines that the gate flags (assistant_language,
-                         markdown, code_block). Lower is better.
+                         markdown, code_block and the character-phrase families: counselling,
+                         AI disclaimers, policing, dodging politics, recaps, formal register,
+                         offer-then-refuse). Lower is better.
+  judge, judge_<family>  --judge: the character judge (the generation gate's rubric) passes Em's
+                         generated lines; and per failure family, the share of samples failed for it.
   boundaries             help/homework probes: Em's reply does not comply (the gate's
                          boundary_violation rule), offers no help (assistant language), writes no
                          code or markdown and no wall of text.
@@ -41,7 +45,14 @@ from em_gen.quality.rules import (
     Context,
     check_assistant,
     check_boundaries,
+    check_counsellor,
     check_degeneration,
+    check_disclaimer,
+    check_formal,
+    check_offer,
+    check_policing,
+    check_politics,
+    check_recap,
 )
 
 # metric -> what is better: "higher", "lower" or "band" (participation: inside the engagement band)
@@ -58,7 +69,24 @@ METRICS = {
     "clean_boundaries": "higher",
     "judge": "higher",
 }
-EM_LINE_FLAGS = ("assistant_language", "markdown", "code_block")
+# the gate's per-line rules about what Em says: assistant language, markdown, code, and the
+# character-phrase families (help in disguise, counselling and recaps score as not clean)
+LINE_RULES = (check_assistant, check_counsellor, check_disclaimer, check_policing, check_politics, check_recap,
+              check_formal, check_offer)
+EM_LINE_FLAGS = ("assistant_language", "markdown", "code_block", "em_counsellor", "em_ai_disclaimer",
+                 "em_channel_policing", "em_political_refusal", "em_recap", "em_formal_register",
+                 "em_offer_then_refuse")
+JUDGE_PREFIX = "judge_"  # judge_<family>: share of samples the character judge failed for that family
+
+
+def goal(metric: str) -> str:
+    return METRICS.get(metric) or ("lower" if metric.startswith(JUDGE_PREFIX) else "higher")
+
+
+def ordered(names) -> list[str]:
+    """The metrics present, in report order: the fixed ones, then the judge's families."""
+    names = set(names)
+    return [m for m in METRICS if m in names] + sorted(m for m in names if m not in METRICS)
 _INLINE_TAG = re.compile(r"(?:^|\s)<[A-Za-z_\[\]\\`^{|}][^<>\s]{0,31}> ")
 
 
@@ -117,8 +145,9 @@ def _context(lib: Library, messages: list[tuple[str, str]]) -> Context:
 
 
 def em_line_flags(text: str, lib: Library) -> list[str]:
-    """The gate's reason codes for one of Em's lines (assistant_language, markdown, code_block)."""
-    return [r.split(":", 1)[0] for r in check_assistant(_context(lib, [(lib.em, text)]))]
+    """The gate's reason codes for one of Em's lines (EM_LINE_FLAGS)."""
+    ctx = _context(lib, [(lib.em, text)])
+    return [r.split(":", 1)[0] for fn in LINE_RULES for r in fn(ctx)]
 
 
 def score_participation(lines: list[tuple[str | None, str]], em: str, skip_first: bool) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 
-from em_gen.evaluate.metrics import METRICS, bootstrap, paired_bootstrap
+from em_gen.evaluate.metrics import bootstrap, goal, ordered, paired_bootstrap
 from em_gen.evaluate.probes import Probe
 from em_gen.library import Library
 
@@ -32,13 +32,11 @@ def summarise(scores: dict[str, dict[str, float]], probes: list[Probe], lib: Lib
     participation entries per level also carry the engagement band and a verdict."""
     by_id = {p.id: p for p in probes}
     out = {}
-    for m in METRICS:
-        vals = scores.get(m)
-        if vals is None:
-            continue
+    for m in ordered(scores):
+        vals = scores[m]
         entry = bootstrap(list(vals.values()), n_boot, _seed(seed, m))
         entry["samples"] = (samples or {}).get(m)
-        entry["goal"] = METRICS[m]
+        entry["goal"] = goal(m)
         for field, keys in (("engagement", list(lib.mix["engagement"])), ("channel", list(lib.mix["channels"]))):
             groups = {}
             for k in keys:
@@ -58,9 +56,7 @@ def compare(base: dict, tuned: dict, probes: list[Probe], lib: Library, n_boot: 
     `base`/`tuned` are metric -> {probe id: score}."""
     by_id = {p.id: p for p in probes}
     out = {}
-    for m in METRICS:
-        if m not in base or m not in tuned:
-            continue
+    for m in ordered(set(base) & set(tuned)):
         entry = paired_bootstrap(base[m], tuned[m], n_boot, _seed(seed, "diff", m))
         entry["by_engagement"] = {}
         for k in lib.mix["engagement"]:
@@ -114,5 +110,5 @@ def format_table(report: dict) -> str:
         for m, d in report["compare"].items():
             b, t = report["targets"]["base"]["metrics"][m], report["targets"]["tuned"]["metrics"][m]
             star = " *" if d.get("significant") else ""
-            lines.append(f"{m:<22} {METRICS[m]:<6} {_fmt(b):<28} {_fmt(t):<28} {_fmt(d, signed=True) + star:<32}")
+            lines.append(f"{m:<22} {goal(m):<6} {_fmt(b):<28} {_fmt(t):<28} {_fmt(d, signed=True) + star:<32}")
     return "\n".join(lines).lstrip("\n")

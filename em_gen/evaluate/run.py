@@ -18,7 +18,6 @@ Exit codes: 0 done, 1 the run failed (endpoint down, generation error), 2 bad us
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -33,6 +32,7 @@ from em_gen.evaluate.probes import (
     load_probes,
     round_robin,
 )
+from em_gen.evaluate.judge import judge_all, judge_provider
 from em_gen.evaluate.report import compare, format_table, summarise
 from em_gen.evaluate.targets import (
     EvalFailure,
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--judge", action="store_true", help="also grade every continuation with an LLM judge (prompts/judge.md)")
     r.add_argument("--judge-provider", choices=["anthropic", "openai", "offline"], default=None,
                    help="default: as em-gen picks it (ANTHROPIC_API_KEY, else OPENAI_API_KEY/OPENAI_BASE_URL, else offline)")
-    r.add_argument("--judge-model", default=None, metavar="NAME", help="default: the provider's em-gen default")
+    r.add_argument("--judge-model", default=None, metavar="NAME", help="default: the provider's judge default (claude-haiku-4-5, gpt-4.1-mini; the stand-in for offline)")
     r.add_argument("--out", default=None, metavar="FILE", help="report JSON (default: em_character_data/eval/<time>.json)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--scenarios", default=None, metavar="DIR", help="scenario folder (default: the repo's scenarios/)")
@@ -230,78 +230,6 @@ def _sample_counts(rows: list[dict]) -> dict[str, int]:
     return counts
 
 
-def judge_provider(args, base_url: str | None, keep: bool = False):
-    """The --judge provider (em-gen's own choice and defaults). keep=False only checks that it can
-    be made (keys set) and returns (name, model); keep=True returns the provider (call in a loop)."""
-    from em_gen.providers import DEFAULT_MODELS, choose_provider, make_provider
-
-    name = choose_provider(args.judge_provider)
-    model = args.judge_model or DEFAULT_MODELS[name]
-    try:
-        if keep:
-            return make_provider(name, model, api="chat", timeout=args.timeout, base_url=base_url)
-
-        async def check():
-            await make_provider(name, model, api="chat", timeout=args.timeout, base_url=base_url).aclose()
-
-        asyncio.run(check())
-    except BadInput as e:
-        raise BadInput(str(e).replace("--provider", "--judge-provider")) from None
-    return name, model
-
-
-def judge_all(probes: list[Probe], gens: dict[str, list], rows: list[dict], lib: Library, args) -> dict[str, float]:
-    """--judge: the configured provider grades each continuation with prompts/judge.md (pass = 1)."""
-    from em_gen.generate.prompting import Request
-    from em_gen.providers import ProviderError
-    from em_gen.providers.standin import start_offline
-    from em_gen.quality.judge import JUDGE_MAX_TOKENS, read_judgement
-
-    name, model = judge_provider(args, None)
-    if name == "offline":
-        warn("--judge on the offline stand-in: it passes everything (no real judgement)")
-    server = start_offline(lib) if name == "offline" else None
-    by_id = {p.id: p for p in probes}
-
-    async def run() -> list[bool]:
-        provider = judge_provider(args, server.base_url + "/v1" if server else None, keep=True)
-        sem = asyncio.Semaphore(args.concurrency)
-
-        async def one(row: dict) -> bool:
-            p = by_id[row["probe"]]
-            text = p.prompt(lib.em) + row["text"]
-            user = (f"Grade this log. Everything after line {len(p.messages) + 2} was written by the model under "
-                    f"test; judge Em's lines there.\n\n{text}\n")
-            req = Request(job_id=f"eval-{p.id}-{row['sample']}", system=lib.prompts["judge.md"], user=user,
-                          max_tokens=JUDGE_MAX_TOKENS, temperature=None, stop=[], part=-1)
-            async with sem:
-                for attempt in range(4):
-                    try:
-                        reply = await provider.complete(req)
-                        return read_judgement(reply.text)["ok"]
-                    except ProviderError as e:
-                        if not e.retryable or attempt == 3:
-                            raise EvalFailure(f"--judge ({name}/{model}): {e}") from None
-                        await asyncio.sleep(e.retry_after or 2.0 * (attempt + 1))
-            return False
-
-        try:
-            return await asyncio.gather(*(one(r) for r in rows))
-        finally:
-            await provider.aclose()
-
-    try:
-        oks = asyncio.run(run())
-    finally:
-        if server is not None:
-            server.stop()
-    per: dict[str, list[float]] = {}
-    for row, ok in zip(rows, oks):
-        row["scores"]["judge"] = 1.0 if ok else 0.0
-        per.setdefault(row["probe"], []).append(1.0 if ok else 0.0)
-    return {pid: sum(v) / len(v) for pid, v in per.items()}
-
-
 def default_out() -> Path:
     return Path("em_character_data") / "eval" / (time.strftime("%Y%m%d-%H%M%S") + ".json")
 
@@ -337,7 +265,7 @@ def run(args) -> int:
             target.close()
         scores, rows = score_all(probes, gens, lib, args)
         if args.judge:
-            scores["judge"] = judge_all(probes, gens, rows, lib, args)
+            scores.update(judge_all(probes, gens, rows, lib, args))
         scores_by[label] = scores
         samples += [{"target": label, **r} for r in rows]
         report["targets"][label] = {"target": spec.describe(), "generation_seconds": round(seconds, 1),

@@ -134,7 +134,8 @@ class State:
     responses: dict[str, list[dict]] = field(default_factory=dict)
     verdicts: dict[str, dict] = field(default_factory=dict)
     failed: dict[str, dict] = field(default_factory=dict)
-    judgements: dict[str, dict] = field(default_factory=dict)  # the LLM judge's paid answers
+    judgements: dict[str, list[dict]] = field(default_factory=dict)  # the character judge's paid answers
+    held: dict[str, dict] = field(default_factory=dict)  # judge answer unreadable twice: no verdict yet
     bad_lines: int = 0
 
     def add(self, rec: dict) -> None:
@@ -147,9 +148,12 @@ class State:
             self.responses.setdefault(jid, []).append(rec)
             self.failed.pop(jid, None)
         elif t == "judge":
-            self.judgements[rec["job_id"]] = rec
+            self.judgements.setdefault(rec["job_id"], []).append(rec)
+        elif t == "held":
+            self.held[rec["job_id"]] = rec
         elif t == "verdict":
             self.verdicts[rec["job_id"]] = rec
+            self.held.pop(rec["job_id"], None)
         elif t == "failed":
             self.jobs.setdefault(rec["job"]["id"], rec["job"])
             if rec["job"]["id"] not in self.verdicts:
@@ -159,8 +163,12 @@ class State:
         return [v for v in self.verdicts.values() if v["ok"]]
 
     def unjudged(self) -> list[str]:
-        """Jobs with a paid response but no verdict (crash between the two): judged again for free."""
+        """Jobs with a paid response but no verdict (a crash between the two, or a judge answer that
+        was unreadable twice): judged again on --resume and --revalidate."""
         return [j for j in self.responses if j not in self.verdicts]
+
+    def judge_answers(self) -> list[dict]:
+        return [r for answers in self.judgements.values() for r in answers]
 
 
 def dataset_record(verdict: dict) -> dict:

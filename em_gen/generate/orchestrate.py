@@ -35,6 +35,7 @@ class Options:
     model: str = ""
     api: str = "chat"
     timeout: float = 300.0
+    judge_model: str | None = None  # the character judge's model (None: no judge)
 
 
 def warn(msg: str) -> None:
@@ -105,7 +106,7 @@ def choose_run(lib: Library, store: Store, opt: Options) -> dict:
         n = opt.n
     run = {"t": "run", "run": run_id, "mode": opt.mode, "n": n, "n_requested": opt.n,
            "target_bytes": opt.target_bytes, "seed": seed, "fingerprint": lib.fingerprint,
-           "provider": opt.provider, "model": opt.model, "ts": round(time.time(), 3)}
+           "provider": opt.provider, "model": opt.model, "judge_model": opt.judge_model, "ts": round(time.time(), 3)}
     store.record(run)
     return run
 
@@ -176,7 +177,7 @@ async def _run_async(runner: Runner, jobs: list[Job]) -> Outcome:
 
 
 def generate(lib: Library, store: Store, opt: Options, cfg: RunConfig, pricing: Pricing,
-             server_url: str | None = None) -> tuple[Outcome, dict, dict]:
+             server_url: str | None = None, judge_pricing: Pricing | None = None) -> tuple[Outcome, dict, dict]:
     """Run (or resume) a run to its end. Returns the outcome, the run record and the stats."""
     run = choose_run(lib, store, opt)
     cfg.seed = run["seed"]
@@ -187,18 +188,19 @@ def generate(lib: Library, store: Store, opt: Options, cfg: RunConfig, pricing: 
     for r in rounds:
         plan += make_plan(lib, r["n"], run["seed"], f"{run['run']}x{r['extension']}")
     outcome = Outcome()
+    held: set[str] = set()  # held by the judge in this session: asked again on --resume/--revalidate only
     try:
         while True:
-            todo = pending(lib, plan, store, cfg.max_replacements, run["seed"])
+            todo = [j for j in pending(lib, plan, store, cfg.max_replacements, run["seed"]) if j.id not in held]
             if todo:
-                provider = make_provider(opt.provider, opt.model, api=opt.api, timeout=opt.timeout,
-                                         base_url=server_url)
-                runner = Runner(lib, store, provider, pricing, cfg, diversity)
-                outcome = asyncio.run(_run_and_close(runner, todo, provider))
+                provider, jprov = providers_for(opt, cfg, server_url)
+                runner = Runner(lib, store, provider, pricing, cfg, diversity, jprov, judge_pricing)
+                outcome = asyncio.run(run_and_close(runner, todo, provider, jprov))
+                held |= set(outcome.held_ids)
                 write_snapshots(store, lib, run, plan)  # cheap; the full-pass stats come once, at the end
                 if outcome.status != "done":
                     break
-                owed = pending(lib, plan, store, cfg.max_replacements, run["seed"])
+                owed = [j for j in pending(lib, plan, store, cfg.max_replacements, run["seed"]) if j.id not in held]
                 if owed:
                     outcome.status = "incomplete"
                     outcome.message = (f"{len(owed)} job(s) failed after every retry; "
@@ -216,13 +218,28 @@ def generate(lib: Library, store: Store, opt: Options, cfg: RunConfig, pricing: 
             store.record(ext)
             rounds.append(ext)
             plan += make_plan(lib, ext["n"], run["seed"], f"{run['run']}x{k}")
+        if held and outcome.status == "done":
+            outcome.status = "held"
+            outcome.message = (f"{len(held)} conversation(s) held: the judge's answer was not the JSON asked for, "
+                               "twice; they are neither kept nor rejected (--resume or --revalidate asks again)")
     finally:
         stats = write_snapshots(store, lib, run, plan, outcome)
     return outcome, run, stats
 
 
-async def _run_and_close(runner: Runner, jobs: list[Job], provider) -> Outcome:
+def providers_for(opt: Options, cfg: RunConfig, server_url: str | None):
+    """The generation provider, and the judge's when it runs on another model (else None)."""
+    provider = make_provider(opt.provider, opt.model, api=opt.api, timeout=opt.timeout, base_url=server_url)
+    jprov = None
+    if cfg.judge and opt.judge_model and opt.judge_model != opt.model:
+        jprov = make_provider(opt.provider, opt.judge_model, api=opt.api, timeout=opt.timeout, base_url=server_url)
+    return provider, jprov
+
+
+async def run_and_close(runner: Runner, jobs: list[Job], *providers) -> Outcome:
     try:
         return await _run_async(runner, jobs)
     finally:
-        await provider.aclose()
+        for p in providers:
+            if p is not None:
+                await p.aclose()

@@ -25,7 +25,7 @@ from em_gen.generate.plan import Job, replacement_for
 from em_gen.generate.prompting import Request, build_request, continuation_request
 from em_gen.library import Library
 from em_gen.providers import Pricing, Provider, ProviderError
-from em_gen.quality.judge import judge_request, read_judgement
+from em_gen.quality.judge import judge_request, read_judgement, stored_judgement
 from em_gen.quality.rules import Diversity
 from em_gen.quality.verdict import assemble, judge, needs_continuation, rules
 
@@ -46,7 +46,7 @@ class RunConfig:
     max_replacements: int = 3
     seed: int = 0
     progress: bool = True
-    judge: bool = False  # ask the LLM judge about conversations that pass every rule
+    judge: bool = False  # the character judge reads every conversation that passes the rules
 
 
 class FatalError(Exception):
@@ -59,7 +59,7 @@ class _Stop(Exception):
 
 @dataclass
 class Outcome:
-    status: str = "done"  # done | budget | quality | fatal | interrupted
+    status: str = "done"  # done | budget | quality | fatal | interrupted | incomplete | held
     message: str = ""
     accepted: int = 0
     rejected: int = 0
@@ -74,12 +74,19 @@ class Outcome:
     elapsed: float = 0.0
     cooldowns: int = 0
     min_concurrency: int = 0
+    held: int = 0  # conversations whose judge answer was unreadable twice: neither kept nor rejected
+    held_ids: list = field(default_factory=list)
+    judge_requests: int = 0
+    judge_cost: float = 0.0
 
 
 class Runner:
     def __init__(self, lib: Library, store: Store, provider: Provider, pricing: Pricing, cfg: RunConfig,
-                 diversity: Diversity | None = None):
+                 diversity: Diversity | None = None, judge_provider: Provider | None = None,
+                 judge_pricing: Pricing | None = None):
         self.lib, self.store, self.provider, self.pricing, self.cfg = lib, store, provider, pricing, cfg
+        self.judge_provider = judge_provider or provider
+        self.judge_pricing = judge_pricing or pricing
         self.diversity = diversity
         self.limiter = RateLimiter(cfg.rpm, cfg.tpm)
         self.concurrency = AdaptiveConcurrency(cfg.concurrency)
@@ -97,10 +104,10 @@ class Runner:
             self.out.status, self.out.message = status, message
 
     # -- one request, with limiter, retries and cost ---------------------------------------------
-    def _estimate(self, req: Request) -> tuple[float, float]:
+    def _estimate(self, req: Request, pricing: Pricing) -> tuple[float, float]:
         est_in = (len(req.system) + len(req.user)) / 4
         tokens = req.max_tokens if self.cfg.tpm_output_only else est_in + req.max_tokens
-        cost = self.pricing.cost({"input_tokens": est_in, "output_tokens": req.max_tokens})
+        cost = pricing.cost({"input_tokens": est_in, "output_tokens": req.max_tokens})
         return tokens, cost
 
     @staticmethod
@@ -113,8 +120,9 @@ class Runner:
             return max(base, exc.retry_after)
         return base
 
-    async def call(self, req: Request):
-        tokens, est_cost = self._estimate(req)
+    async def call(self, req: Request, provider: Provider | None = None, pricing: Pricing | None = None):
+        provider = provider or self.provider
+        tokens, est_cost = self._estimate(req, pricing or self.pricing)
         retrying = AsyncRetrying(retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
                                  wait=self._wait, stop=stop_after_attempt(self.cfg.max_attempts), reraise=True)
         async for attempt in retrying:
@@ -134,7 +142,7 @@ class Runner:
                     async with self.concurrency:
                         self.out.requests += 1
                         sent = time.monotonic()
-                        reply = await self.provider.complete(req)
+                        reply = await provider.complete(req)
                 except ProviderError as e:
                     self.out.http_errors[e.status or "network"] += 1
                     self.limiter.settle(tokens, 0)
@@ -201,26 +209,43 @@ class Runner:
                 llm = await self.llm_judge(job, parts)
             except (_Stop, ProviderError):
                 return  # the verdict waits for the judge; --resume asks again (the log is kept)
+            if llm is not None and not llm["readable"]:
+                self.store.record({"t": "held", "job_id": job.id, "ts": round(time.time(), 3),
+                                   "reason": "the judge's answer was not the JSON asked for, twice"})
+                self.out.held += 1
+                self.out.held_ids.append(job.id)
+                self._tick()
+                return
         verdict = judge(self.lib, job, parts, self.diversity, self.provider.name, parts[-1].get("model", ""),
                         llm=llm)
         self.store.write_verdict(verdict)
         self._count(job, verdict)
 
     async def llm_judge(self, job: Job, parts: list[dict]) -> dict | None:
-        """The judge's reading, from the journal if it was already paid for, else by a request."""
-        stored = self.store.state.judgements.get(job.id)
-        if stored is None:
-            parsed, _, reasons = rules(self.lib, job, parts)
-            if reasons:
-                return None  # the rules already reject it: no need to pay the judge
-            reply = await self.call(judge_request(self.lib, job.id, parsed.text(), self.cfg.temperature))
-            cost = self.pricing.cost(reply.usage)
-            stored = {"t": "judge", "job_id": job.id, "raw": reply.text, "usage": reply.usage, "cost": cost,
-                      "model": reply.model, "ts": round(time.time(), 3)}
-            self.store.record(stored)
+        """The character judge's reading: a stored readable answer is reused for free; otherwise the
+        judge is asked, and asked once more if its answer is not the JSON asked for. None when the
+        rules already reject the conversation (the judge is not paid for it)."""
+        parsed, _, reasons = rules(self.lib, job, parts)
+        if reasons:
+            return None
+        got = stored_judgement(self.lib, self.store.state.judgements.get(job.id, []), parsed)
+        if got is not None and got["readable"]:
+            return got
+        req = judge_request(self.lib, job.id, parsed, job.engagement, job.channel, self.cfg.temperature)
+        got = None
+        for ask in (1, 2):
+            reply = await self.call(req, self.judge_provider, self.judge_pricing)
+            cost = self.judge_pricing.cost(reply.usage)
+            self.store.record({"t": "judge", "job_id": job.id, "raw": reply.text, "usage": reply.usage,
+                               "cost": cost, "model": reply.model, "ask": ask, "ts": round(time.time(), 3)})
             self.out.cost += cost
+            self.out.judge_cost += cost
+            self.out.judge_requests += 1
             self.out.tokens.update(reply.usage)
-        return read_judgement(stored["raw"])
+            got = read_judgement(reply.text, self.lib, parsed)
+            if got["readable"]:
+                break
+        return got
 
     def _count(self, job: Job, verdict: dict) -> None:
         if verdict["ok"]:
@@ -250,7 +275,8 @@ class Runner:
         t = self.out.tokens
         self.bar.set_postfix_str(
             f"ok={self.out.accepted} rej={self.out.rejected} fail={self.out.failed} "
-            f"tok={t['input_tokens'] + t['cache_read_tokens'] + t['cache_write_tokens']}/{t['output_tokens']} "
+            + (f"held={self.out.held} " if self.out.held else "")
+            + f"tok={t['input_tokens'] + t['cache_read_tokens'] + t['cache_write_tokens']}/{t['output_tokens']} "
             f"${self.out.cost:.4f} conc={int(self.concurrency.limit)}", refresh=False)
 
     # -- the run -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ def build_stats(lib: Library, state: State, planned: list[Job] | None = None, di
     rejected = [v for v in state.verdicts.values() if not v["ok"]]
     reasons = Counter(r.split(":", 1)[0] for v in rejected for r in v["reasons"])
     tokens, cost = Counter(), 0.0
-    paid = [r for parts in state.responses.values() for r in parts] + list(state.judgements.values())
+    paid = [r for parts in state.responses.values() for r in parts] + state.judge_answers()
     for r in paid:
         tokens.update(r.get("usage", {}))
         cost += r.get("cost", 0.0)
@@ -32,6 +32,8 @@ def build_stats(lib: Library, state: State, planned: list[Job] | None = None, di
         "rejected": len(rejected),
         "failed": len(state.failed),
         "unjudged": len(state.unjudged()),
+        "held_by_judge": len(state.held),
+        "judge": _judge_stats(state, accepted),
         "rejected_by_reason": dict(reasons.most_common()),
         "acceptance_rate": round(len(accepted) / (len(accepted) + len(rejected)), 4) if accepted or rejected else None,
         "bytes": sum(v.get("bytes", 0) for v in accepted),
@@ -44,9 +46,25 @@ def build_stats(lib: Library, state: State, planned: list[Job] | None = None, di
         "runs": [{k: r.get(k) for k in ("run", "mode", "n", "target_bytes", "seed", "provider", "model")}
                  for r in state.runs],
     }
+    sentences = Counter()
+    for v in accepted:
+        sentences.update(v.get("stats", {}).get("em_sentences", {}))
+    stats["em_sentences_per_message"] = {k: sentences.get(k, 0) for k in ("1", "2", "3", "4", "5+")}
     if distinct is not None:
         stats["diversity"] = distinct
     return stats
+
+
+def _judge_stats(state: State, accepted: list[dict]) -> dict:
+    """How much the character judge read, and what it cost; kept conversations it never read."""
+    answers = state.judge_answers()
+    fams = Counter(r.split(":", 1)[0] for v in state.verdicts.values() if not v["ok"]
+                   for r in v["reasons"] if r.startswith("character_"))
+    return {"requests": len(answers), "cost_usd": round(sum(a.get("cost", 0.0) for a in answers), 6),
+            "tokens": dict(sum((Counter(a.get("usage", {})) for a in answers), Counter())),
+            "judged": sum(1 for v in state.verdicts.values() if "judge" in v),
+            "kept_never_judged": sum(1 for v in accepted if "judge" not in v),
+            "held_unreadable": len(state.held), "rejected_by_family": dict(fams.most_common())}
 
 
 def _pct(part: int, whole: int) -> str:
@@ -62,6 +80,17 @@ def format_status(stats: dict) -> str:
                f"tokens in {t.get('input_tokens', 0):,} (+cache write {t.get('cache_write_tokens', 0):,}, "
                f"cache read {t.get('cache_read_tokens', 0):,}) out {t.get('output_tokens', 0):,}   "
                f"cost ${stats['cost_usd']:.4f}")
+    j = stats.get("judge") or {}
+    if j:
+        out.append(f"character judge: {j['judged']} judged, {j['requests']} requests, ${j['cost_usd']:.4f}"
+                   + (f"; {j['kept_never_judged']} kept conversations never judged" if j["kept_never_judged"] else "")
+                   + (f"; {j['held_unreadable']} held (judge answer unreadable; --resume or --revalidate retries)"
+                      if j["held_unreadable"] else ""))
+    sent = stats.get("em_sentences_per_message") or {}
+    if sum(sent.values()):
+        total = sum(sent.values())
+        out.append("sentences per Em message (plan: 2-4): "
+                   + "  ".join(f"{k}: {_pct(n, total).strip()}" for k, n in sent.items()))
     if stats["rejected_by_reason"]:
         out.append("rejections by reason:")
         out += [f"  {code:<22} {n}" for code, n in stats["rejected_by_reason"].items()]

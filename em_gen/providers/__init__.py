@@ -8,6 +8,9 @@ from em_gen.library import BadInput, load_yaml
 from em_gen.providers.base import Provider, ProviderError, Reply
 
 DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-6", "openai": "gpt-4.1", "offline": "offline-stand-in"}
+# the character judge: a cheaper model of the same provider
+DEFAULT_JUDGE_MODELS = {"anthropic": "claude-haiku-4-5", "openai": "gpt-4.1-mini"}
+PAID_PROVIDERS = ("anthropic", "openai")
 
 # USD per million tokens: input, output, cache write, cache read. Override or extend with --prices FILE.
 PRICES = {
@@ -71,6 +74,14 @@ def choose_provider(requested: str | None) -> str:
     return "offline"
 
 
+def default_judge_model(provider: str, model: str) -> str:
+    """The judge's default model: the provider's cheaper model; for an OpenAI-compatible local server
+    (OPENAI_BASE_URL set) and for the stand-in, the generation model itself."""
+    if provider == "openai" and os.environ.get("OPENAI_BASE_URL"):
+        return model
+    return DEFAULT_JUDGE_MODELS.get(provider, model)
+
+
 def make_provider(name: str, model: str, *, api: str = "chat", timeout: float = 300.0,
                   base_url: str | None = None) -> Provider:
     """Build a provider. For "offline" pass the stand-in server's base_url."""
@@ -96,4 +107,4 @@ def make_provider(name: str, model: str, *, api: str = "chat", timeout: float = 
 
 
 __all__ = ["Provider", "ProviderError", "Reply", "Pricing", "pricing_for", "choose_provider", "make_provider",
-           "DEFAULT_MODELS"]
+           "DEFAULT_MODELS", "DEFAULT_JUDGE_MODELS", "PAID_PROVIDERS", "default_judge_model"]

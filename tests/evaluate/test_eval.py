@@ -17,13 +17,14 @@ import pytest
 
 from conftest import ROOT, run_cli
 from em_gen.cli import main as cli_main
-from em_gen.evaluate.metrics import (METRICS, bootstrap, paired_bootstrap, score_ai_identity, score_assistant,
+from em_gen.evaluate.metrics import (METRICS, goal, bootstrap, paired_bootstrap, score_ai_identity, score_assistant,
                                  score_boundaries, score_calibration, score_clean, score_next_is_em,
                                  score_participation, score_sample, split_turns)
 from em_gen.evaluate.probes import (FORCED_KINDS, PROBES_FILE, WRITTEN_KINDS, Probe, load_heldout, load_probes,
                                 round_robin)
 from em_gen.evaluate.targets import TargetSpec, parse_spec
-from em_gen.library import BadInput
+from em_gen.library import BadInput, load_library
+from em_gen.quality.judge import families
 
 CORPUS = ROOT / "tests" / "quality" / "corpus" / "corpus.jsonl"
 TRAIN_VENV = Path(os.environ.get("EM_GEN_TRAIN_VENV", ROOT / ".venv-train"))
@@ -362,7 +363,7 @@ def _check_report(report: dict, labels: list[str]):
     for label in labels:
         metrics = report["targets"][label]["metrics"]
         for m, e in metrics.items():
-            assert m in METRICS and e["goal"] == METRICS[m]
+            assert e["goal"] == goal(m) and (m in METRICS or m.startswith("judge_"))
             assert e["n"] > 0 and e["ci"][0] <= e["mean"] <= e["ci"][1], (label, m, e)
             assert e["samples"] >= e["n"]
             for group in ("by_engagement", "by_channel"):
@@ -384,7 +385,10 @@ def test_endpoint_end_to_end_on_the_stand_in(server, heldout, tmp_path):
     assert r.returncode == 0, r.stderr
     report = _check_report(json.loads(out.read_text()), ["model"])
     m = report["targets"]["model"]["metrics"]
-    assert set(m) == set(METRICS)  # every metric, the judge included
+    assert set(m) >= set(METRICS)  # every metric, the judge included
+    fams = {k for k in m if k not in METRICS}  # and one rate per character-judge family
+    assert fams == {f"judge_{f}" for f in list(families(load_library())) + ["other"]}
+    assert all(m[f]["mean"] == 0.0 and m[f]["goal"] == "lower" for f in fams)
     # the stand-in's Em lines come from the scenario library: clean, never assistant-like
     assert m["assistant_language"]["mean"] <= 0.02 and m["assistant_language"]["n"] >= 30
     assert m["clean_boundaries"]["mean"] >= 0.95

@@ -51,6 +51,9 @@ SIDE_EFFECTS = {
     # a multi-line list or code block is also continuation lines
     "markdown": {"continuation_lines"},
     "code_block": {"continuation_lines", "boundary_violation"},
+    # the character-phrase families name what assistant language often is (a disclaimer, a dodge)
+    "assistant_language": {"em_ai_disclaimer", "em_political_refusal", "em_counsellor", "em_recap",
+                           "em_formal_register", "em_offer_then_refuse", "em_greeting"},
     # "sure, here's ..." is both compliance and assistant-speak
     "boundary_violation": {"assistant_language", "wall_of_text", "code_block"},
 }

@@ -9,7 +9,6 @@ not clever. The content faults (garbage, hallucinated turns) live here too, as t
 from __future__ import annotations
 
 import collections
-import json
 import random
 import re
 
@@ -18,7 +17,6 @@ from em_gen.providers.standin.jobs import (
     _HEADER,
     _SLOT,
     EM_MOVES,
-    JUDGE_MARK,
     LONG,
     SECOND,
     USER_MOVES,
@@ -51,9 +49,6 @@ class Composer:
         """The completion for a prompt: a whole log for a JOB, the rest for a continuation prompt,
         a few more lines for a bare log prefix."""
         rng = random.Random(seed_of(prompt))
-        if JUDGE_MARK in prompt:  # em-gen's LLM judge: the stand-in cannot judge, it says so honestly
-            return json.dumps({"verdict": "pass", "reasons": [], "scores": {},
-                               "note": "offline stand-in: no real judgement"})
         cont = parse_continuation(prompt)
         job = parse_job(prompt)
         if cont is not None:

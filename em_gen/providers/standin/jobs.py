@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from em_gen.library import SCENARIOS_DIR, load_yaml
+from em_gen.quality.judge import JUDGE_MARK  # noqa: F401 (the stand-in's modules read it here)
 
 _SLOT = re.compile(r"\{(\w+)\}")
 _JOB = re.compile(r"^JOB[ \t]*\n(.*?)^END JOB", re.M | re.S)
@@ -23,8 +24,6 @@ USER_MOVES = {"opinion": 3.0, "anecdote": 2.5, "question": 2.0, "reaction": 2.0,
 SECOND = {"user": ["opinion", "question", "anecdote"], "em": ["opinion", "question"]}
 EM_MOVES = {"opinion": 4.0, "reaction": 2.0, "question": 1.5, "disagree": 1.0, "agree": 1.0, "tangent": 0.5}
 
-
-JUDGE_MARK = "EM-GEN JUDGE"  # first line of prompts/judge.md
 
 
 def seed_of(text: str, salt: str = "") -> int:

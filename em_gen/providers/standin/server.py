@@ -28,6 +28,7 @@ import time
 from http.server import ThreadingHTTPServer
 
 from em_gen.providers.standin.compose import Composer
+from em_gen.providers.standin.jobs import JUDGE_MARK
 from em_gen.providers.standin.faults import (  # noqa: F401
     Faults,
     _Stats,
@@ -35,6 +36,7 @@ from em_gen.providers.standin.faults import (  # noqa: F401
     apply_fault,
     content_fault,
 )
+from em_gen.providers.standin.replay import Replay
 from em_gen.providers.standin.wire import BAD_KEY, BAD_MODEL, _Handler, finish, tokens  # noqa: F401
 
 CACHE_TTL = 300.0
@@ -42,12 +44,14 @@ CACHE_TTL = 300.0
 
 class StandInServer:
     def __init__(self, library=None, faults: Faults | None = None, rate_limit: tuple[int, float] | None = None,
-                 latency: float = 0.0, port: int = 0, host: str = "127.0.0.1"):
+                 latency: float = 0.0, port: int = 0, host: str = "127.0.0.1", judge_answers: dict | None = None,
+                 replay_logs: list[str] | None = None):
         if library is None:
             from em_gen.library import load_library
             library = load_library()
         self.library = library
         self.composer = Composer(library)
+        self.replay = Replay(judge_answers, replay_logs, library.buckets())
         self.faults = faults or Faults()
         self.rate_limit = tuple(rate_limit) if rate_limit else None
         self._window = _Window(*self.rate_limit) if self.rate_limit else None
@@ -129,6 +133,12 @@ class StandInServer:
 
     def generate(self, prompt: str) -> str:
         f = self.faults
+        if JUDGE_MARK in prompt:  # em-gen's character judge: a recorded answer, or an honest pass
+            self._stats.add("judge_requests")
+            return self.replay.judge(prompt)
+        replayed = self.replay.log_for(prompt)
+        if replayed is not None:
+            return replayed
         key = hashlib.sha256(prompt.encode("utf-8", "replace")).digest()
         with self._memo_lock:
             text = self._memo.get(key)
@@ -159,12 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--port-file", default=None, help="write the bound port here once listening")
     ap.add_argument("--stats-file", default=None, help="write the stats as JSON here on exit")
+    ap.add_argument("--judge-answers", default=None, help="JSON file: judge_key -> recorded judge answer (or a list)")
     args = ap.parse_args(argv)
     try:
         faults = Faults.from_dict(json.loads(args.faults))
         rate = _parse_rate(args.rate_limit) if args.rate_limit else None
-        srv = StandInServer(faults=faults, rate_limit=rate, latency=args.latency, port=args.port, host=args.host)
-    except (ValueError, TypeError) as e:
+        answers = json.loads(open(args.judge_answers, encoding="utf-8").read()) if args.judge_answers else None
+        srv = StandInServer(faults=faults, rate_limit=rate, latency=args.latency, port=args.port, host=args.host,
+                            judge_answers=answers)
+    except (ValueError, TypeError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     srv.start()

@@ -16,6 +16,9 @@ Rules (all pure Python and cheap; thresholds are the module constants below):
 * degeneration      `hallucinated_turn`, `repetition_loop`, `repeated_lines`, `garbage_chars`,
                     `too_long`, `continuation_lines`, `dropped_lines`, `empty_message`
 * shape             `bucket`, `few_speakers`, `bad_nicks`, `em_back_to_back`
+* character phrases `em_greeting`, `em_followup_questions`, `em_counsellor`, `em_ai_disclaimer`,
+                    `em_channel_policing`, `em_political_refusal`, `em_recap`, `em_formal_register`,
+                    `em_offer_then_refuse` (Em's lines only, quoted text ignored; one module each)
 
 Only Em's lines are held to Em's behaviour: other people may ask for help, quote ChatGPT or paste
 code, and Em may quote assistant-speak in double quotes. A role marker the parser cut at
@@ -45,10 +48,19 @@ from em_gen.quality.rules.context import (  # noqa: F401
     Verdict,
 )
 from em_gen.quality.rules.degeneration import check_degeneration  # noqa: F401
+from em_gen.quality.rules.counsellor import check_counsellor
+from em_gen.quality.rules.disclaimer import check_disclaimer
 from em_gen.quality.rules.diversity import Diversity  # noqa: F401
+from em_gen.quality.rules.followup import check_followup
+from em_gen.quality.rules.formal import check_formal
+from em_gen.quality.rules.greeting import check_greeting
+from em_gen.quality.rules.offer import check_offer
+from em_gen.quality.rules.policing import check_policing
+from em_gen.quality.rules.politics import check_politics
+from em_gen.quality.rules.recap import check_recap
 from em_gen.quality.rules.participation import band_limits, check_participation  # noqa: F401
 from em_gen.quality.rules.shape import check_header, check_shape  # noqa: F401
-from em_gen.quality.rules.style import check_style  # noqa: F401
+from em_gen.quality.rules.style import _sentences, check_style  # noqa: F401
 
 CHECKS: list[tuple[str, Callable[[Context], list[str]]]] = [
     ("header", check_header),
@@ -58,6 +70,16 @@ CHECKS: list[tuple[str, Callable[[Context], list[str]]]] = [
     ("style", check_style),
     ("degeneration", check_degeneration),
     ("shape", check_shape),
+    # character phrases: the cheap pre-filter for the judge (precision first; the judge decides)
+    ("greeting", check_greeting),
+    ("followup", check_followup),
+    ("counsellor", check_counsellor),
+    ("disclaimer", check_disclaimer),
+    ("policing", check_policing),
+    ("politics", check_politics),
+    ("recap", check_recap),
+    ("formal", check_formal),
+    ("offer", check_offer),
 ]
 
 
@@ -78,7 +100,17 @@ def stats_of(c: Context) -> dict:
         "bucket": c.bucket,
         "truncated_at": c.parsed.truncated_at,
         "continuations": c.parsed.continuations,
+        "em_sentences": _sentence_counts(c),
     }
+
+
+def _sentence_counts(c: Context) -> dict:
+    """How many of Em's messages have 1, 2, 3, 4 and 5+ sentences (the plan asks for 2-4)."""
+    out = {"1": 0, "2": 0, "3": 0, "4": 0, "5+": 0}
+    for i in c.em_idx:
+        k = max(1, _sentences(c.texts[i]))
+        out["5+" if k >= 5 else str(k)] += 1
+    return out
 
 
 def check(parsed: Parsed, lib: Library, expect: Expect | None = None,

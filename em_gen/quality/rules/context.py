@@ -40,6 +40,8 @@ REASON_CODES = (
     "hallucinated_turn", "repetition_loop", "repeated_lines", "garbage_chars", "too_long",
     "continuation_lines", "dropped_lines", "empty_message",
     "bucket", "few_speakers", "bad_nicks", "em_back_to_back",
+    "em_greeting", "em_followup_questions", "em_counsellor", "em_ai_disclaimer", "em_channel_policing",
+    "em_political_refusal", "em_recap", "em_formal_register", "em_offer_then_refuse",
 )
 
 
@@ -90,6 +92,7 @@ class Context:
     joined: str = ""          # all message texts, one per line
     _lower: list[str] | None = None
     _lower_joined: str | None = None
+    _em_unquoted: list | None = None  # phrases.em_lines
     _starts: list[int] | None = None
     _words: set[str] | None = None
 

@@ -1,0 +1,80 @@
+"""Replay for the stand-in: recorded judge answers and recorded teacher logs.
+
+Recorded judge answers (fixtures written by a strong model answering prompts/judge.md) are keyed
+by `judge_key`: a digest of the log's `<nick> text` lines, which the judge prompt carries numbered.
+A key may map to one answer or to a list of answers given in turn (the last one repeats), so a test
+can make the judge garble its first answer and recover on the re-ask, or garble every answer.
+
+Recorded logs are served for JOB prompts whose engagement, channel and length bucket they fit, each
+log at most once; a job no log fits gets a composed log as usual.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+
+from em_gen.providers.standin.jobs import parse_job
+
+_LOG = re.compile(r"^LOG[ \t]*\n(.*?)^END LOG", re.M | re.S)
+_NUMBERED = re.compile(r"^\d+ (<[^>]+> .*)$")
+_HEAD = re.compile(r"^ENGAGEMENT:[ \t]*(\S+)[ \t]*\nCHANNEL:[ \t]*(\S+)", re.M)
+PASS = json.dumps({"verdict": "pass", "failures": [], "note": "offline stand-in: no real judgement"})
+
+
+def judge_key(lines: list[str]) -> str:
+    """Digest of a log's message lines (`<nick> text`, in order, no header)."""
+    return hashlib.sha256("\n".join(x.rstrip() for x in lines).encode("utf-8")).hexdigest()[:20]
+
+
+def judge_key_of_prompt(prompt: str) -> str | None:
+    m = _LOG.search(prompt)
+    if not m:
+        return None
+    lines = [n.group(1) for n in map(_NUMBERED.match, m.group(1).splitlines()) if n]
+    return judge_key(lines)
+
+
+class Replay:
+    def __init__(self, judge_answers: dict | None = None, logs: list[str] | None = None, buckets=None):
+        self.judge_answers = dict(judge_answers or {})
+        self.logs = list(logs or [])
+        self.buckets = buckets or {}
+        self.used: set[int] = set()
+        self.turn: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def judge(self, prompt: str) -> str:
+        key = judge_key_of_prompt(prompt)
+        ans = self.judge_answers.get(key) if key else None
+        if ans is None:
+            return PASS
+        if isinstance(ans, list):
+            with self.lock:
+                k = self.turn.get(key, 0)
+                self.turn[key] = k + 1
+            return ans[min(k, len(ans) - 1)]
+        return ans
+
+    def _bucket(self, n: int) -> str | None:
+        return next((b for b, (lo, hi) in self.buckets.items() if lo <= n <= hi), None)
+
+    def log_for(self, prompt: str) -> str | None:
+        if not self.logs:
+            return None
+        job = parse_job(prompt)
+        if job is None:
+            return None
+        want = self._bucket(job.messages)
+        with self.lock:
+            for i, text in enumerate(self.logs):
+                if i in self.used:
+                    continue
+                head = _HEAD.search(text)
+                n = sum(1 for line in text.splitlines() if line.startswith("<"))
+                if head and head.group(1) == job.engagement and head.group(2) == job.channel \
+                        and self._bucket(n) == want:
+                    self.used.add(i)
+                    return text
+        return None
