@@ -13,10 +13,20 @@ class _Parser(argparse.ArgumentParser):
         raise BadInput(f"{message} (see em-gen --help)")
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """One default per flag: none for a switch or an unset value, none where the help names its own."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="em-gen", description="Generate, check and export synthetic IRC chats with Em.",
                 epilog="Evaluate a tuned model: em-gen eval --help",
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                formatter_class=_Help)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--test", action="store_true", help="generate one conversation and show every step (writes under OUT/test/)")
     mode.add_argument("--batch", type=int, metavar="N", help="generate N conversations in the planned mix, appended to the dataset")
@@ -28,9 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--token-lengths", action="store_true", help="distribution of the dataset's token lengths (real Mistral tokenizer)")
     mode.add_argument("--smoke-train", choices=["completion", "em", "turns"], help="a few LoRA steps with Axolotl on the dataset before a real run; fails on a non-finite loss")
     mode.add_argument("--report", action="store_true", help="write OUT/report.html: one self-contained page with the run's figures (opens offline)")
+    mode.add_argument("--cancel-batches", action="store_true", help="cancel the open provider batches of --out (what already succeeded is read and kept)")
+    p.add_argument("--batch-api", action="store_true", help="with --batch/--full: send the requests as provider batches (Anthropic Message Batches, OpenAI Batch) at half price, in rounds")
+    p.add_argument("--smoke-batch", type=int, default=50, metavar="N", help="with --batch-api: the first round's jobs, checked by the quality monitor before the rest is submitted")
+    p.add_argument("--poll-interval", type=float, default=60.0, metavar="S", help="with --batch-api: the longest wait between polls of an open batch")
     p.add_argument("--single", action="store_true", help="with --test: one conversation (the default for --test)")
-    p.add_argument("--resume", action="store_true", help="continue the last --batch/--full run; never repeats finished jobs")
-    p.add_argument("--force", action="store_true", help="resume or start even though the plan changed")
+    p.add_argument("--resume", action="store_true", help="continue the last --batch/--full run on its own provider and model; never repeats finished jobs")
+    p.add_argument("--force", action="store_true", help="resume or start even though the plan, provider or model changed")
     p.add_argument("--estimate", action="store_true", help="with --batch/--full: print planned requests, tokens and cost, spend nothing")
     p.add_argument("--json", action="store_true", help="with --validate/--status: machine-readable output")
     p.add_argument("--out", default="em_character_data", help="output folder")
@@ -86,6 +100,10 @@ def check_args(args) -> None:
     if not 0 <= args.max_reject_rate <= 1:
         raise BadInput(f"--max-reject-rate must be between 0 and 1, got {args.max_reject_rate}")
     generating = args.test or args.batch is not None or args.full
+    if args.batch_api and not (args.batch is not None or args.full):
+        raise BadInput("--batch-api goes with --batch N or --full")
+    for name in ("smoke-batch", "poll-interval"):
+        _positive(args, name)
     if args.judge and args.no_judge:
         raise BadInput("--judge and --no-judge contradict each other; choose one")
     if args.single and not args.test:
@@ -105,9 +123,10 @@ def check_args(args) -> None:
     _positive(args, "steps")
     _positive(args, "sequence-len")
     if not (generating or args.status or args.validate or args.revalidate or args.export or args.token_lengths
-            or args.smoke_train or args.report):
+            or args.smoke_train or args.report or args.cancel_batches):
         raise BadInput("choose a mode: --test, --batch N, --full, --status, --validate FILE, --revalidate, "
-                       "--export FMT, --token-lengths, --smoke-train FMT or --report (see em-gen --help)")
+                       "--export FMT, --token-lengths, --smoke-train FMT, --report or --cancel-batches "
+                       "(see em-gen --help)")
 
 
 def _run(argv: list[str]) -> int:

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from em_gen.commands_batch import cancel_batches, print_open_batches
+from em_gen.commands_check import validate_command
 from em_gen.generate.journal import Store
 from em_gen.generate.orchestrate import (
     OFFLINE_BANNER,
@@ -18,6 +20,7 @@ from em_gen.generate.orchestrate import (
     warn,
 )
 from em_gen.generate.plan import jobs_for_bytes, make_plan
+from em_gen.generate.preflight import check_before_writing, check_out, read_runs
 from em_gen.generate.prompting import build_request
 from em_gen.generate.runner import RunConfig, Runner
 from em_gen.generate.stats import build_stats, format_status
@@ -33,6 +36,7 @@ from em_gen.providers.standin import start_offline
 from em_gen.quality.judge import read_judgement
 from em_gen.quality.rules import CHECKS, Context, Expect
 from em_gen.quality.verdict import assemble, judge
+from em_gen.train.autoexport import refresh_and_say
 
 DEFAULT_TARGET_MB = 15.0
 
@@ -57,10 +61,9 @@ def run_config(args, lib: Library, provider: str = "offline") -> RunConfig:
 
 def dispatch(args, lib: Library) -> int:
     if args.validate:
-        from em_gen.quality.validate import validate_file
-        summary = validate_file(lib, Path(args.validate), args.json)
-        return 0 if summary["rejected"] == 0 else 1
+        return validate_command(args, lib)
     out = Path(args.out)
+    check_out(out)  # --out naming a file: one line saying so, for every mode
     if args.status:
         return status(lib, out, args.json)
     if args.report:
@@ -76,10 +79,13 @@ def dispatch(args, lib: Library) -> int:
         n = args.batch if args.batch is not None else jobs_for_bytes(
             lib, int((args.target_mb if args.target_mb is not None else DEFAULT_TARGET_MB) * 1e6))
         return estimate(args, lib, provider, model, n)
+    check_before_writing(args, lib, out, DEFAULT_TARGET_MB, judge_on)  # a refused command writes nothing
     store = Store(out / "test" if args.test else out)
     try:
         if args.revalidate:
             return revalidate_command(args, lib, store)
+        if args.cancel_batches:
+            return cancel_batches(args, lib, store, lambda p, m, jm: batch_runner(args, lib, store, p, m, jm))
         return run_generation(args, lib, store)
     finally:
         store.close()
@@ -121,7 +127,26 @@ def revalidate_command(args, lib: Library, store: Store) -> int:
             rc = 0 if not still and out.status == "done" else 1
     stats = build_stats(lib, store.state, None, distinct_of(store))
     atomic_write(store.out / STATS, json.dumps(stats, indent=2) + "\n")
+    refresh_and_say(store.out, lib.em)
     return rc
+
+
+def batch_runner(args, lib: Library, store: Store, provider: str, model: str, judge_model: str | None):
+    """A BatchRunner on the folder's providers (for --cancel-batches)."""
+    from em_gen.generate.batches import BatchRunner
+    from em_gen.generate.orchestrate import load_diversity
+    from em_gen.providers.batch import batch_client
+    cfg = run_config(args, lib, provider)
+    cfg.progress = False
+    opt = Options(mode="cancel", provider=provider, model=model, api=args.api, timeout=args.timeout,
+                  judge_model=judge_model)
+    cfg.judge = judge_model is not None
+    prov, jprov = providers_for(opt, cfg, None)
+    pricing = pricing_for(model, provider, args.prices)
+    jp = pricing_for(judge_model, provider, args.prices) if judge_model else None
+    runner = Runner(lib, store, prov, pricing, cfg, load_diversity(store), jprov, jp)
+    return BatchRunner(runner, batch_client(prov), batch_client(jprov) if jprov else None, first_poll=0.5,
+                       poll_interval=args.poll_interval), (prov, jprov)
 
 
 def training_step(args, lib: Library, out: Path) -> int:
@@ -166,8 +191,8 @@ def training_step(args, lib: Library, out: Path) -> int:
 
 
 def status(lib: Library, out: Path, as_json: bool) -> int:
-    if not (out / "journal.jsonl").exists():
-        raise BadInput(f"--status: {out} holds no em-gen run (no journal.jsonl); start one with --batch N or --full")
+    if not read_runs(out):
+        raise BadInput(f"--status: {out} holds no em-gen run (no run in its journal.jsonl); start one with --batch N or --full")
     store = Store(out)
     try:
         planned = []
@@ -192,7 +217,7 @@ def estimate(args, lib: Library, provider: str, model: str, n: int) -> int:
     gen = est.generation(lib, jobs, provider, model, pricing, cfg.temperature, cfg.max_tokens)
     jm = (args.judge_model or default_judge_model(provider, model)) if cfg.judge else None
     jp = est.judge(lib, jobs, provider, jm, pricing_for(jm, provider, args.prices)) if jm else None
-    print(est.format_estimate(n, provider, model, gen, jm, jp))
+    print(est.format_estimate(n, provider, model, gen, jm, jp, args.batch_api))
     return 0
 
 
@@ -221,23 +246,28 @@ def run_generation(args, lib: Library, store: Store) -> int:
     try:
         opt = Options(mode=mode, n=args.batch, target_bytes=int(target_mb * 1e6) if target_mb else None,
                       seed=args.seed, resume=args.resume, force=args.force, provider=provider, model=model,
-                      api=args.api, timeout=args.timeout, judge_model=judge_model)
+                      api=args.api, timeout=args.timeout, judge_model=judge_model, batch_api=args.batch_api,
+                      smoke_batch=args.smoke_batch, poll_interval=args.poll_interval)
         if args.test:
             return test_single(args, lib, store, opt, pricing, judge_pricing, cfg, url)
         outcome, run, stats = generate(lib, store, opt, cfg, pricing, url, judge_pricing)
     finally:
         if server:
             server.stop()
-    summarize(outcome, run, stats, store.out)
+    summarize(outcome, run, stats, store.out, store)
+    refresh_and_say(store.out, lib.em)  # what axolotl/*.yaml read, with no manual --export
     return 0 if outcome.status == "done" else 1
 
 
-def summarize(outcome, run, stats, out: Path) -> None:
+def summarize(outcome, run, stats, out: Path, store: Store | None = None) -> None:
     o = outcome
     print(f"{run['run']}: {o.status}{' - ' + o.message if o.message else ''}", file=sys.stderr)
     print(f"this session: {o.accepted} accepted, {o.rejected} rejected, {o.failed} failed; {o.requests} requests "
           f"({o.retries} retries, {sum(o.http_errors.values())} errors {dict(o.http_errors)}), "
           f"{o.cooldowns} rate-limit cool-downs, ${o.cost:.4f}, {o.elapsed:.1f}s", file=sys.stderr)
+    if o.batches:
+        print(f"provider batches: {o.rounds} round(s), {o.batches} batch(es), {o.requests} requests at the batch "
+              f"rate; {sum(o.http_errors.values())} errored/expired results went into later rounds", file=sys.stderr)
     j = stats.get("judge") or {}
     if o.judge_requests or j.get("kept_never_judged") or o.held:
         print(f"character judge: {o.judge_requests} requests this session (${o.judge_cost:.4f})"
@@ -252,6 +282,8 @@ def summarize(outcome, run, stats, out: Path) -> None:
         print("fix the prompts/model (then --revalidate costs nothing), or rerun with --no-monitor", file=sys.stderr)
     print(f"dataset: {stats['accepted']} conversations, {stats['bytes'] / 1e6:.2f} MB, total cost "
           f"${stats['cost_usd']:.4f} -> {out}", file=sys.stderr)
+    if store is not None:
+        print_open_batches(store)
 
 
 def test_single(args, lib, store: Store, opt: Options, pricing, judge_pricing, cfg: RunConfig, url) -> int:
@@ -287,7 +319,7 @@ def test_single(args, lib, store: Store, opt: Options, pricing, judge_pricing, c
     for p in parts:
         print(f"{bar}\nRAW OUTPUT (part {p['part']}, stop {p['stop_reason']}, usage {p['usage']}, ${p['cost']:.5f})\n{bar}")
         print(p["raw"])
-    parsed = assemble(lib, parts)
+    parsed = assemble(lib, parts, job)  # the header filled from the job, as the verdict sees it
     print(f"{bar}\nPARSED CONVERSATION ({len(parsed.messages)} messages"
           + (f", truncated at {parsed.truncated_at!r}" if parsed.truncated_at else "") + f")\n{bar}")
     print(parsed.text())
@@ -317,4 +349,7 @@ def test_single(args, lib, store: Store, opt: Options, pricing, judge_pricing, c
     print(f"{bar}\nVERDICT: {'ACCEPTED' if verdict['ok'] else 'REJECTED'}"
           + ("" if verdict["ok"] else " - " + "; ".join(verdict["reasons"])))
     print(f"written under {store.out}/ (never into the training file)")
+    if provider == "offline":  # the banner scrolled away: its one line again, last
+        print("[offline] made by the offline stand-in: NOT training-grade (set ANTHROPIC_API_KEY, OPENAI_API_KEY "
+              "or OPENAI_BASE_URL for real data)")
     return 0

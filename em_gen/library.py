@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS_DIR = ROOT / "scenarios"
 PROMPTS_DIR = ROOT / "prompts"
 SCENARIO_FILES = ("mix", "core", "topics", "nicks", "judge")
-PROMPT_FILES = ("character.md", "examples.md", "format.md", "job.md", "continue.md", "judge.md")
+PROMPT_FILES = ("character.md", "examples.md", "format.md", "job.md", "continue.md", "judge.md", "judge_examples.md")
 
 
 class BadInput(Exception):

@@ -3,12 +3,17 @@
 # 1. .venv: em-gen with its dev extra (no torch).
 # 2. .venv-train: axolotl 0.19.0 beside torch==2.13.0 (CPU), for the smoke-training tests
 #    (scripts/setup-train-venv.sh; idempotent, ~2.5 min the first time). Set EM_GEN_SKIP_TRAIN=1 to skip.
-# 3. pytest over tests/ (slow, opt-in tests such as the real-model run are marked `slow`).
+# 3. chromium (Debian package), for the report's real-browser test; installed only when missing
+#    (CI runs as root with apt; elsewhere the test is skipped).
+# 4. pytest over tests/ (slow, opt-in tests such as the real-model run are marked `slow`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --disable-pip-version-check -q -e '.[dev,tokens]'
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 if [ "${EM_GEN_SKIP_TRAIN:-0}" != "1" ]; then
     bash scripts/setup-train-venv.sh
 fi

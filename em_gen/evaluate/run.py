@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: as em-gen picks it (ANTHROPIC_API_KEY, else OPENAI_API_KEY/OPENAI_BASE_URL, else offline)")
     r.add_argument("--judge-model", default=None, metavar="NAME", help="default: the provider's judge default (claude-haiku-4-5, gpt-4.1-mini; the stand-in for offline)")
     r.add_argument("--out", default=None, metavar="FILE", help="report JSON (default: em_character_data/eval/<time>.json)")
+    r.add_argument("--report", default=None, metavar="FILE", help="render an existing report JSON as one self-contained page next to it (REPORT.json -> REPORT.html) and exit")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--scenarios", default=None, metavar="DIR", help="scenario folder (default: the repo's scenarios/)")
     r.add_argument("--prompts", default=None, metavar="DIR", help="prompt folder, for --judge (default: the repo's prompts/)")
@@ -236,6 +237,10 @@ def default_out() -> Path:
 
 def run(args) -> int:
     check_args(args)
+    if args.report:
+        from em_gen.report import write_eval_report
+        print(f"report: {write_eval_report(Path(args.report))} (opens offline)")
+        return EXIT_OK
     lib = load_library(args.scenarios, args.prompts)
     specs = targets(args)
     if args.judge:

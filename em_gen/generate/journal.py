@@ -52,10 +52,20 @@ def repair_tail(path: Path) -> int:
         return size - keep
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0o022)  # read once, at import, and put back at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_NEW_FILE_MODE = _umask_mode()  # what open() gives a new file
+
+
 def atomic_write(path: Path, data: str) -> None:
     """Write via temp file + fsync + rename, so readers see the old or the new file, never half."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, _NEW_FILE_MODE)  # mkstemp makes 0600; the outputs are all 0644 (under umask 022)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(data)
             f.flush()
@@ -136,18 +146,36 @@ class State:
     failed: dict[str, dict] = field(default_factory=dict)
     judgements: dict[str, list[dict]] = field(default_factory=dict)  # the character judge's paid answers
     held: dict[str, dict] = field(default_factory=dict)  # judge answer unreadable twice: no verdict yet
+    batches: dict[str, dict] = field(default_factory=dict)  # batch id -> its submission (custom_id -> job, slot)
+    batch_ended: dict[str, dict] = field(default_factory=dict)  # batch id -> its end record
+    batch_seen: set = field(default_factory=set)  # custom_ids whose result is journaled
+    batch_errors: dict = field(default_factory=dict)  # (job id, slot) -> errored/expired/canceled results
+    batch_last_error: dict = field(default_factory=dict)  # (job id, slot) -> the last such result
     bad_lines: int = 0
 
     def add(self, rec: dict) -> None:
         t = rec.get("t")
         if t == "run":
             self.runs.append(rec)
+        elif t == "batch":
+            self.batches[rec["batch_id"]] = rec
+        elif t == "batch_end":
+            self.batch_ended[rec["batch_id"]] = rec
+        elif t == "batch_error":
+            self.batch_seen.add(rec["custom_id"])
+            key = (rec["job_id"], rec["slot"])
+            self.batch_errors[key] = self.batch_errors.get(key, 0) + 1
+            self.batch_last_error[key] = rec
         elif t == "response":
+            if "custom_id" in rec:
+                self.batch_seen.add(rec["custom_id"])
             jid = rec["job"]["id"]
             self.jobs[jid] = rec["job"]
             self.responses.setdefault(jid, []).append(rec)
             self.failed.pop(jid, None)
         elif t == "judge":
+            if "custom_id" in rec:
+                self.batch_seen.add(rec["custom_id"])
             self.judgements.setdefault(rec["job_id"], []).append(rec)
         elif t == "held":
             self.held[rec["job_id"]] = rec
@@ -166,6 +194,14 @@ class State:
         """Jobs with a paid response but no verdict (a crash between the two, or a judge answer that
         was unreadable twice): judged again on --resume and --revalidate."""
         return [j for j in self.responses if j not in self.verdicts]
+
+    def open_batches(self) -> list[dict]:
+        return [b for bid, b in self.batches.items() if bid not in self.batch_ended]
+
+    def in_flight(self) -> set[tuple[str, str]]:
+        """(job id, slot) of every request in an open batch whose result is not journaled yet."""
+        return {(m["job"]["id"], m["slot"]) for b in self.open_batches() for cid, m in b["requests"].items()
+                if cid not in self.batch_seen}
 
     def judge_answers(self) -> list[dict]:
         return [r for answers in self.judgements.values() for r in answers]

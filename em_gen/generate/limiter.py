@@ -1,11 +1,27 @@
 """Client-side rate limiting shared by every task of a run.
 
-- `RateLimiter`: requests/min and tokens/min token buckets, a run-wide cool-down after a 429 (every
-  task waits, instead of each retrying on its own), and the providers' rate-limit headers
-  (`x-ratelimit-*`, `anthropic-ratelimit-*`): when they say nothing is left, nobody sends until reset.
-- `AdaptiveConcurrency`: AIMD. Halve the number of requests in flight on 429/529/503 (once per
-  episode: the 429s of requests already in flight do not halve it again), add one back after a run
-  of clean responses, never above the user's --concurrency.
+`RateLimiter`, in layers:
+- the user's --rpm/--tpm: token buckets, requests evenly spaced;
+- a run-wide cool-down after a 429/529/503: every task waits, instead of each retrying on its own;
+- with `learn=True` (the runner), what the server says, or else what it does:
+  - the first request goes alone: its answer shows whether the server sends rate-limit headers;
+  - with headers (`x-ratelimit-*`, `anthropic-ratelimit-*`; budgets.py `Budget`): every answer, 429s included,
+    states `limit` (per minute), `remaining` and `reset` (when the budget is full again) for requests,
+    input, output or all tokens. What we hold of a budget: the requests in flight, at what they
+    reserved (output tokens by max_tokens), and each answered request, at what it really used,
+    until its own answer's reset. The largest budget seen (remaining + what that request used) is
+    the capacity, and nothing is sent that does not fit in it: never more in flight than
+    `remaining` allows before the reset, and a window's whole budget at once when it opens;
+  - without headers (budgets.py `Learned`): a congestion window, as TCP's slow start, until the first 429.
+    Each 429 episode shows how many requests the server admitted per window (its retry-after
+    dates the window); from then on at most that many go out in any such window (a bucket whose
+    burst is that number, refilled over the window), all at once when it opens; one more is
+    tried after every two clean windows, so a raised limit is found again.
+  Times are on the client's send clock: a budget freed `reset` after the server counted a request
+  is freed for a request sent `reset` after that one was.
+- `observe()` (without `learn`): when a header says nothing is left, nobody sends until its reset.
+`AdaptiveConcurrency`: AIMD on overload (529/503): halve the requests in flight once per episode,
+add one back after a run of clean responses, never above the user's --concurrency.
 """
 from __future__ import annotations
 
@@ -13,6 +29,7 @@ import asyncio
 import math
 import time
 
+from em_gen.generate.budgets import NEVER, Budget, Learned, Slack, Ticket, read_budgets
 from em_gen.providers.base import duration
 
 _REMAINING_RESET = (
@@ -23,8 +40,13 @@ _REMAINING_RESET = (
     ("anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset"),
 )
 
-
 PACING = 0.98
+
+
+def limiter_key(provider) -> tuple:
+    """Requests to the same endpoint and model share one limiter: servers limit per model."""
+    url = getattr(getattr(provider, "client", None), "base_url", None)
+    return getattr(provider, "name", ""), getattr(provider, "model", None), str(url or id(provider))
 
 
 class Bucket:
@@ -52,7 +74,7 @@ class Bucket:
 
 
 class RateLimiter:
-    def __init__(self, rpm: float | None = None, tpm: float | None = None):
+    def __init__(self, rpm: float | None = None, tpm: float | None = None, learn: bool = False, ceiling: int = 64):
         # Requests go out evenly spaced (no burst, not even at start): that is what both per-second
         # and per-minute server windows accept; a burst at the start trips per-second windows.
         # capacity 1.5: a late wake-up (asyncio sleeps overshoot by a few ms) is made up at the
@@ -64,8 +86,20 @@ class RateLimiter:
         self.blocked_until = 0.0  # monotonic time before which nobody sends
         self.cooldowns = 0
         self._lock = asyncio.Lock()
+        self.learn = learn
+        self.mode = "probe" if learn else "off"  # probe -> headers | learned
+        self.in_flight: dict[int, Ticket] = {}
+        self.budgets: dict[str, Budget] = {}
+        self.slack = Slack()
+        self.learned = Learned(ceiling, self.slack)
+        self._seq = 0
+        self._changed = asyncio.Event()
 
-    async def acquire(self, tokens: float = 0.0) -> None:
+    async def acquire(self, tokens: float = 0.0, *, input_tokens: float = 0.0, output_tokens: float = 0.0) -> Ticket:
+        """Wait for a slot. `tokens` is for --tpm; input/output tokens are reserved against the
+        server's stated budgets (output by max_tokens)."""
+        costs = {"requests": 1.0, "input": input_tokens, "output": output_tokens,
+                 "tokens": input_tokens + output_tokens}
         async with self._lock:  # FIFO: waiting tasks are served in order
             while True:
                 now = time.monotonic()
@@ -74,16 +108,95 @@ class RateLimiter:
                     wait = max(wait, self.requests.wait_time(1, now))
                 if self.tokens and tokens:
                     wait = max(wait, self.tokens.wait_time(tokens, now))
+                if self.learn:
+                    wait = max(wait, self._server_wait(costs, now))
                 if wait <= 0:
                     break
-                await asyncio.sleep(wait)
+                self._changed.clear()
+                try:
+                    await asyncio.wait_for(self._changed.wait(), None if wait == NEVER else wait)
+                except asyncio.TimeoutError:
+                    pass
             if self.requests:
                 self.requests.take(1)
             if self.tokens and tokens:
                 self.tokens.take(tokens)
+            self._seq += 1
+            ticket = Ticket(self._seq, costs)
+            if self.learn:
+                self.in_flight[ticket.seq] = ticket
+                if self.mode == "learned":
+                    self.learned.took(ticket)
+            return ticket
+
+    def _server_wait(self, costs: dict, now: float) -> float:
+        if self.mode == "probe":
+            return 0.0 if not self.in_flight else NEVER
+        if self.mode == "learned":
+            return self.learned.wait(now, self.in_flight.values())
+        wait = 0.0
+        for name, b in self.budgets.items():
+            in_flight = sum(t.costs[name] for t in self.in_flight.values())
+            wait = max(wait, b.wait(costs[name], in_flight, now))
+        return wait
+
+    def answered(self, ticket: Ticket, headers: dict, usage: dict) -> None:
+        """A request came back: what its headers say (or, without headers, that it was admitted)."""
+        if self.in_flight.pop(ticket.seq, None) is None:
+            return
+        now = time.monotonic()
+        self.slack.ages.append(now - ticket.sent)
+        stated = read_budgets(headers or {})
+        if self.mode == "probe":
+            self.mode = "headers" if stated else "learned"
+        if self.mode == "learned":
+            self.learned.admitted(ticket, now)
+        else:
+            used = {"requests": 1.0, "output": usage.get("output_tokens", 0),
+                    # counted when admitted: input, cache writes (and OpenAI: reads and max_tokens)
+                    "input": usage.get("input_tokens", 0) + usage.get("cache_write_tokens", 0),
+                    "tokens": usage.get("input_tokens", 0) + usage.get("cache_write_tokens", 0)
+                    + usage.get("cache_read_tokens", 0) + ticket.costs["output"]}
+            for name, (limit, remaining, secs, at) in stated.items():
+                self.budgets.setdefault(name, Budget(self.slack)).record(limit, remaining, secs, used[name], ticket,
+                                                                         now, at)
+            for name, b in self.budgets.items():  # an answer that did not state a budget: its last reset
+                if name not in stated:
+                    b.hold(b.reset, used[name], ticket, now)
+        self._changed.set()
+
+    def failed(self, ticket: Ticket, status: int | None, headers: dict | None = None,
+               retry_after: float | None = None) -> None:
+        """A request failed; a 429 teaches the limiter (the server refused it: it holds nothing)."""
+        if self.in_flight.pop(ticket.seq, None) is None:
+            return
+        now = time.monotonic()
+        if status == 429:
+            stated = read_budgets(headers or {})
+            if self.mode == "probe" and stated:
+                self.mode = "headers"
+            if self.mode == "headers":
+                for name, (limit, remaining, secs, _) in stated.items():
+                    self.budgets.setdefault(name, Budget(self.slack)).record(limit, remaining, secs, 0.0, ticket, now)
+                if retry_after is not None and retry_after <= 1.0:
+                    self.slack.early(retry_after)  # the budget was about to be free: sent a little early
+            else:
+                self.mode = "learned"
+                if retry_after is None and stated:  # no retry-after: the soonest stated reset
+                    retry_after = min(v[2] for v in stated.values())
+                self.learned.rejected(ticket, retry_after, now)
+        else:
+            self.learned.lost(ticket)
+        self._changed.set()
+
+    def release(self, ticket: Ticket) -> None:
+        """A request that was never answered (cancelled): its reservation is given back."""
+        if self.in_flight.pop(ticket.seq, None) is not None:
+            self.learned.lost(ticket)
+            self._changed.set()
 
     def settle(self, reserved: float, used: float) -> None:
-        """Correct a token reservation with the real usage."""
+        """Correct a --tpm reservation with the real usage."""
         if self.tokens and reserved > used:
             self.tokens.give_back(reserved - used)
 
@@ -100,9 +213,9 @@ class RateLimiter:
         return fresh
 
     def observe(self, headers: dict, age: float = 0.0) -> None:
-        """Honour rate-limit headers: when a budget is exhausted, block until its reset. Servers
-        count a request when they admit it, so the reset clock started up to `age` seconds ago
-        (the request's duration); waiting the full reset again would idle the run."""
+        """Without `learn`: honour rate-limit headers: when a budget is exhausted, block until its
+        reset. Servers count a request when they admit it, so the reset clock started up to `age`
+        seconds ago (the request's duration); waiting the full reset again would idle the run."""
         for remaining_key, reset_key in _REMAINING_RESET:
             remaining, reset = headers.get(remaining_key), headers.get(reset_key)
             if remaining is None or reset is None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from em_gen.generate.journal import PROGRESS, STATS, Store, atomic_write
 from em_gen.generate.plan import Job, jobs_for_bytes, make_plan, replacement_for
+from em_gen.generate.reach import ReachGuard
 from em_gen.generate.runner import Outcome, RunConfig, Runner
 from em_gen.generate.stats import build_stats
 from em_gen.library import BadInput, Library
@@ -36,6 +37,9 @@ class Options:
     api: str = "chat"
     timeout: float = 300.0
     judge_model: str | None = None  # the character judge's model (None: no judge)
+    batch_api: bool = False  # provider batch APIs instead of live calls (half price, in rounds)
+    smoke_batch: int = 50  # --batch-api: the first round's jobs, checked before the rest is submitted
+    poll_interval: float = 60.0
 
 
 def warn(msg: str) -> None:
@@ -70,15 +74,21 @@ def _check_progress(store: Store, run: dict) -> None:
         warn(f"{path} is corrupt ({e}); rebuilt from the journal")
 
 
-def choose_run(lib: Library, store: Store, opt: Options) -> dict:
-    """The run record to work on: a new run, or the last one of this mode when resuming."""
-    runs = [r for r in store.state.runs if r["mode"] == opt.mode and not r.get("extension")]
+def resume_check(lib: Library, all_runs: list[dict], opt: Options, out) -> tuple[dict | None, list[str]]:
+    """The run a --resume continues and how the current settings differ from it ((None, []) for a
+    new run). Raises BadInput for a command that must not start: nothing to resume, another plan,
+    provider or model without --force, a second --full without --force. Writes nothing, so it runs
+    before the output folder is touched (preflight.py) and again in choose_run."""
+    runs = [r for r in all_runs if r["mode"] == opt.mode and not r.get("extension")]
     if opt.resume:
         if not runs:
-            raise BadInput(f"--resume: no earlier --{opt.mode} run in {store.out} to continue")
+            raise BadInput(f"--resume: no earlier --{opt.mode} run in {out} to continue")
         run = runs[-1]
-        _check_progress(store, run)
         diffs = []
+        if run.get("provider") and opt.provider != run["provider"]:
+            diffs.append(f"--provider {opt.provider} differs from the run's {run['provider']}")
+        elif run.get("model") and opt.model != run["model"]:
+            diffs.append(f"--model {opt.model} differs from the run's {run['model']}")
         if run["fingerprint"] != lib.fingerprint:
             diffs.append("the prompts or scenarios changed")
         if opt.seed is not None and opt.seed != run["seed"]:
@@ -88,16 +98,27 @@ def choose_run(lib: Library, store: Store, opt: Options) -> dict:
         if opt.target_bytes is not None and opt.target_bytes != run.get("target_bytes"):
             diffs.append(f"--target-mb {opt.target_bytes / 1e6:g} differs from the run's {run['target_bytes'] / 1e6:g}")
         if diffs and not opt.force:
-            raise BadInput(f"--resume: {store.out} was made by a different plan ({'; '.join(diffs)}); "
+            raise BadInput(f"--resume: {out} was made by a different plan ({'; '.join(diffs)}); "
                            "use --force to continue it with the current settings")
+        return run, diffs
+    if opt.mode == "full" and runs and not opt.force:
+        raise BadInput(f"--full: {out} already holds a --full run ({runs[-1]['run']}); "
+                       "continue it with --resume, or start another plan with --force")
+    return None, []
+
+
+def choose_run(lib: Library, store: Store, opt: Options) -> dict:
+    """The run record to work on: a new run, or the last one of this mode when resuming."""
+    run, diffs = resume_check(lib, store.state.runs, opt, store.out)
+    if run is not None:
+        _check_progress(store, run)
         if diffs:
             warn(f"--force: continuing {run['run']} although {'; '.join(diffs)}")
-            run = {**run, "fingerprint": lib.fingerprint, "forced": True, "ts": round(time.time(), 3)}
+            run = {**run, "fingerprint": lib.fingerprint, "provider": opt.provider, "model": opt.model,
+                   "forced": True, "ts": round(time.time(), 3)}
             store.record(run)
         return run
-    if opt.mode == "full" and runs and not opt.force:
-        raise BadInput(f"--full: {store.out} already holds a --full run ({runs[-1]['run']}); "
-                       "continue it with --resume, or start another plan with --force")
+    runs = [r for r in store.state.runs if r["mode"] == opt.mode and not r.get("extension")]
     seed = opt.seed if opt.seed is not None else 0
     run_id = f"{opt.mode}{len(runs) + 1}"
     if opt.mode == "full":
@@ -192,9 +213,14 @@ def generate(lib: Library, store: Store, opt: Options, cfg: RunConfig, pricing: 
     try:
         while True:
             todo = [j for j in pending(lib, plan, store, cfg.max_replacements, run["seed"]) if j.id not in held]
-            if todo:
+            if todo or (opt.batch_api and store.state.open_batches()):
                 provider, jprov = providers_for(opt, cfg, server_url)
                 runner = Runner(lib, store, provider, pricing, cfg, diversity, jprov, judge_pricing)
+                if opt.batch_api:
+                    from em_gen.generate.batches import BatchRunner
+                    from em_gen.providers.batch import batch_client
+                    runner = BatchRunner(runner, batch_client(provider), batch_client(jprov) if jprov else None,
+                                         smoke=opt.smoke_batch, poll_interval=opt.poll_interval)
                 outcome = asyncio.run(run_and_close(runner, todo, provider, jprov))
                 held |= set(outcome.held_ids)
                 write_snapshots(store, lib, run, plan)  # cheap; the full-pass stats come once, at the end
@@ -228,11 +254,14 @@ def generate(lib: Library, store: Store, opt: Options, cfg: RunConfig, pricing: 
 
 
 def providers_for(opt: Options, cfg: RunConfig, server_url: str | None):
-    """The generation provider, and the judge's when it runs on another model (else None)."""
+    """The generation provider, and the judge's when it runs on another model (else None); both
+    stop fast when their endpoint cannot be reached at all (reach.ReachGuard)."""
     provider = make_provider(opt.provider, opt.model, api=opt.api, timeout=opt.timeout, base_url=server_url)
+    provider = ReachGuard(provider)
     jprov = None
     if cfg.judge and opt.judge_model and opt.judge_model != opt.model:
         jprov = make_provider(opt.provider, opt.judge_model, api=opt.api, timeout=opt.timeout, base_url=server_url)
+        jprov = ReachGuard(jprov, peer=provider)
     return provider, jprov
 
 

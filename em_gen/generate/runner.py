@@ -20,7 +20,7 @@ from tenacity import (
 from tqdm import tqdm
 
 from em_gen.generate.journal import Store
-from em_gen.generate.limiter import AdaptiveConcurrency, RateLimiter
+from em_gen.generate.limiter import AdaptiveConcurrency, RateLimiter, limiter_key
 from em_gen.generate.plan import Job, replacement_for
 from em_gen.generate.prompting import Request, build_request, continuation_request
 from em_gen.library import Library
@@ -78,6 +78,8 @@ class Outcome:
     held_ids: list = field(default_factory=list)
     judge_requests: int = 0
     judge_cost: float = 0.0
+    rounds: int = 0  # --batch-api: rounds and provider batches submitted this session
+    batches: int = 0
 
 
 class Runner:
@@ -88,7 +90,9 @@ class Runner:
         self.judge_provider = judge_provider or provider
         self.judge_pricing = judge_pricing or pricing
         self.diversity = diversity
-        self.limiter = RateLimiter(cfg.rpm, cfg.tpm)
+        self.limiter = RateLimiter(cfg.rpm, cfg.tpm, learn=True, ceiling=cfg.concurrency)
+        self.limiters = {limiter_key(provider): self.limiter}  # one per endpoint and model (a judge model
+        # has its own rate limits)
         self.concurrency = AdaptiveConcurrency(cfg.concurrency)
         self.out = Outcome()
         self.queue: deque[Job] = deque()
@@ -96,6 +100,7 @@ class Runner:
         self.reserved_cost = 0.0
         self.latency: float | None = None  # moving average of request time, seconds
         self.bar = None
+        self.last_error = ""  # the last retried error, shown in the progress line
 
     # -- control -------------------------------------------------------------------------------
     def request_stop(self, status: str, message: str = "") -> None:
@@ -122,9 +127,15 @@ class Runner:
 
     async def call(self, req: Request, provider: Provider | None = None, pricing: Pricing | None = None):
         provider = provider or self.provider
+        limiter = self.limiters.get(limiter_key(provider))
+        if limiter is None:
+            limiter = self.limiters[limiter_key(provider)] = RateLimiter(self.cfg.rpm, self.cfg.tpm, learn=True,
+                                                                         ceiling=self.cfg.concurrency)
         tokens, est_cost = self._estimate(req, pricing or self.pricing)
+        est_in = (len(req.system) + len(req.user)) / 4
         retrying = AsyncRetrying(retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
-                                 wait=self._wait, stop=stop_after_attempt(self.cfg.max_attempts), reraise=True)
+                                 wait=self._wait, stop=stop_after_attempt(self.cfg.max_attempts), reraise=True,
+                                 before_sleep=self._on_retry)
         async for attempt in retrying:
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
@@ -136,37 +147,45 @@ class Runner:
                     self.request_stop("budget", f"--max-cost ${self.cfg.max_cost:.2f} reached "
                                                 f"(spent ${self.out.cost:.4f}; the next request could exceed it)")
                     raise _Stop()
-                await self.limiter.acquire(tokens)
+                # output tokens reserved by max_tokens against the server's stated budgets, settled
+                # with the real usage when the answer comes (limiter.py)
+                ticket = await limiter.acquire(tokens, input_tokens=est_in, output_tokens=req.max_tokens)
                 self.reserved_cost += est_cost
                 try:
                     async with self.concurrency:
+                        if self.stopping:  # stopped while waiting for a pacing slot: never send
+                            raise _Stop()
                         self.out.requests += 1
-                        sent = time.monotonic()
+                        sent = ticket.went_out()
                         reply = await provider.complete(req)
+                    limiter.answered(ticket, reply.headers, reply.usage)
                 except ProviderError as e:
                     self.out.http_errors[e.status or "network"] += 1
-                    self.limiter.settle(tokens, 0)
+                    limiter.settle(tokens, 0)
+                    limiter.failed(ticket, e.status, e.headers, e.retry_after)  # a 429 teaches the limiter
                     if e.rate_limited:
                         # the refused request keeps its pacing slot: giving it back would make a
-                        # catch-up burst that trips the next window (measured: 0.90 vs 0.975 of L)
-                        fresh = self.limiter.cool_down(e.retry_after if e.retry_after is not None else
-                                                       min(30.0, 2.0 ** attempt.retry_state.attempt_number))
-                        if fresh:
+                        # catch-up burst that trips the next window (measured: 0.90 vs 0.975 of L).
+                        # The server's retry-after counts from when it refused the request.
+                        fresh = limiter.cool_down(e.retry_after - (time.monotonic() - ticket.sent)
+                                                  if e.retry_after is not None else
+                                                  min(30.0, 2.0 ** attempt.retry_state.attempt_number))
+                        if fresh and e.status != 429:  # overload (529/503): fewer in flight
                             self.concurrency.backoff()
                     if not e.retryable:
                         raise FatalError(str(e)) from e
                     raise
                 finally:
                     self.reserved_cost -= est_cost
+                    limiter.release(ticket)  # cancelled or failed before an answer
                 took = time.monotonic() - sent
                 self.latency = took if self.latency is None else 0.8 * self.latency + 0.2 * took
                 if self.cfg.rpm:
                     self.concurrency.need_for(self.cfg.rpm / 60.0, self.latency)
                 self.concurrency.success()
-                self.limiter.observe(reply.headers, age=took)
                 used = reply.usage.get("output_tokens", 0) + (0 if self.cfg.tpm_output_only else
                                                                reply.usage.get("input_tokens", 0))
-                self.limiter.settle(tokens, used)
+                limiter.settle(tokens, used)
                 return reply
 
     # -- one job -----------------------------------------------------------------------------
@@ -272,12 +291,22 @@ class Runner:
         if self.bar is None:
             return
         self.bar.update(1)
+        self.bar.set_postfix_str(self._postfix(), refresh=False)
+
+    def _postfix(self) -> str:
         t = self.out.tokens
-        self.bar.set_postfix_str(
-            f"ok={self.out.accepted} rej={self.out.rejected} fail={self.out.failed} "
-            + (f"held={self.out.held} " if self.out.held else "")
-            + f"tok={t['input_tokens'] + t['cache_read_tokens'] + t['cache_write_tokens']}/{t['output_tokens']} "
-            f"${self.out.cost:.4f} conc={int(self.concurrency.limit)}", refresh=False)
+        return (f"ok={self.out.accepted} rej={self.out.rejected} fail={self.out.failed} "
+                + (f"held={self.out.held} " if self.out.held else "")
+                + f"tok={t['input_tokens'] + t['cache_read_tokens'] + t['cache_write_tokens']}/{t['output_tokens']} "
+                f"${self.out.cost:.4f} conc={int(self.concurrency.limit)}"
+                + (f" retries={self.out.retries} last: {self.last_error}" if self.last_error else ""))
+
+    def _on_retry(self, state) -> None:
+        """Before each retry's wait: the last error and its attempt count, live in the progress line."""
+        exc = state.outcome.exception() if state.outcome else None
+        self.last_error = f"attempt {state.attempt_number}/{self.cfg.max_attempts} failed: {str(exc)[:100]}"
+        if self.bar is not None:
+            self.bar.set_postfix_str(self._postfix(), refresh=True)
 
     # -- the run -----------------------------------------------------------------------------
     async def _worker(self) -> None:

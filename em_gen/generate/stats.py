@@ -46,6 +46,15 @@ def build_stats(lib: Library, state: State, planned: list[Job] | None = None, di
         "runs": [{k: r.get(k) for k in ("run", "mode", "n", "target_bytes", "seed", "provider", "model")}
                  for r in state.runs],
     }
+    stats["open_batches"] = [{"batch_id": b["batch_id"], "provider": b.get("provider"), "model": b.get("model"),
+                              "role": b.get("role", "gen"), "requests": len(b["requests"]),
+                              "results_read": sum(1 for c in b["requests"] if c in state.batch_seen)}
+                             for b in state.open_batches()]
+    batch_answers = [r for parts in state.responses.values() for r in parts if "batch_id" in r] + \
+        [r for r in state.judge_answers() if "batch_id" in r]
+    stats["batch"] = {"batches": len(state.batches), "requests": sum(len(b["requests"]) for b in state.batches.values()),
+                      "cost_usd": round(sum(r.get("cost", 0.0) for r in batch_answers), 6),
+                      "errors": sum(state.batch_errors.values())}
     sentences = Counter()
     for v in accepted:
         sentences.update(v.get("stats", {}).get("em_sentences", {}))
@@ -73,6 +82,12 @@ def _pct(part: int, whole: int) -> str:
 
 def format_status(stats: dict) -> str:
     out = []
+    runs = {r["run"]: r for r in stats.get("runs") or [] if r.get("provider")}  # the last record of each run
+    by_provider: dict[str, list[str]] = {}
+    for k, r in runs.items():
+        by_provider.setdefault(f"{r['provider']}/{r.get('model')}", []).append(k)
+    if by_provider:
+        out.append("provider/model: " + "; ".join(f"{pm} ({', '.join(ks)})" for pm, ks in by_provider.items()))
     t = stats["tokens"]
     out.append(f"accepted {stats['accepted']}   rejected {stats['rejected']}   failed {stats['failed']}"
                + (f"   awaiting verdict {stats['unjudged']}" if stats["unjudged"] else ""))
@@ -80,6 +95,13 @@ def format_status(stats: dict) -> str:
                f"tokens in {t.get('input_tokens', 0):,} (+cache write {t.get('cache_write_tokens', 0):,}, "
                f"cache read {t.get('cache_read_tokens', 0):,}) out {t.get('output_tokens', 0):,}   "
                f"cost ${stats['cost_usd']:.4f}")
+    b = stats.get("batch") or {}
+    if b.get("batches"):
+        out.append(f"provider batches: {b['batches']} submitted, {b['requests']} requests, {b['errors']} errored/"
+                   f"expired/canceled results retried, ${b['cost_usd']:.4f} at the batch rate")
+    for ob in stats.get("open_batches") or []:
+        out.append(f"  open batch {ob['batch_id']} ({ob['provider']}/{ob['model']}, {ob['role']}): "
+                   f"{ob['requests']} requests, {ob['results_read']} results read")
     j = stats.get("judge") or {}
     if j:
         out.append(f"character judge: {j['judged']} judged, {j['requests']} requests, ${j['cost_usd']:.4f}"

@@ -28,18 +28,23 @@ PRICES = {
     "offline-stand-in": (0.0, 0.0, 0.0, 0.0),
 }
 PRICE_KEYS = ("input", "output", "cache_write", "cache_read")
+# Batch APIs bill input and output at this share of the live price; cache writes and reads are
+# counted at their usual rates (Anthropic caches inside batches too).
+BATCH_MULTIPLIER = {"anthropic": 0.5, "openai": 0.5, "offline": 0.5}
 
 
 @dataclass
 class Pricing:
     model: str
     per_mtok: tuple[float, float, float, float] | None  # None: unknown model, cost not counted
+    batch: float = 0.5  # the provider's batch multiplier on input and output
 
-    def cost(self, usage: dict) -> float:
+    def cost(self, usage: dict, batch: bool = False) -> float:
         if not self.per_mtok:
             return 0.0
         i, o, w, r = self.per_mtok
-        return (usage.get("input_tokens", 0) * i + usage.get("output_tokens", 0) * o
+        k = self.batch if batch else 1.0
+        return (usage.get("input_tokens", 0) * i * k + usage.get("output_tokens", 0) * o * k
                 + usage.get("cache_write_tokens", 0) * w + usage.get("cache_read_tokens", 0) * r) / 1e6
 
 
@@ -53,15 +58,16 @@ def pricing_for(model: str, provider: str, prices_file: str | None = None) -> Pr
             if not isinstance(row, dict) or not all(isinstance(row.get(k, 0), (int, float)) for k in PRICE_KEYS):
                 raise BadInput(f"{prices_file}: $.{name}: expected numbers for {', '.join(PRICE_KEYS)} (USD per million tokens)")
             table[name] = tuple(float(row.get(k, 0)) for k in PRICE_KEYS)
+    k = BATCH_MULTIPLIER.get(provider, 0.5)
     if provider == "offline":
-        return Pricing(model, (0.0, 0.0, 0.0, 0.0))
+        return Pricing(model, (0.0, 0.0, 0.0, 0.0), k)
     if model in table:
-        return Pricing(model, table[model])
+        return Pricing(model, table[model], k)
     # dated snapshots ("claude-sonnet-4-5-20250929") price like their family
     for name in sorted(table, key=len, reverse=True):
         if model.startswith(name):
-            return Pricing(model, table[name])
-    return Pricing(model, None)
+            return Pricing(model, table[name], k)
+    return Pricing(model, None, k)
 
 
 def choose_provider(requested: str | None) -> str:
@@ -82,22 +88,32 @@ def default_judge_model(provider: str, model: str) -> str:
     return DEFAULT_JUDGE_MODELS.get(provider, model)
 
 
-def make_provider(name: str, model: str, *, api: str = "chat", timeout: float = 300.0,
-                  base_url: str | None = None) -> Provider:
-    """Build a provider. For "offline" pass the stand-in server's base_url."""
+def check_credentials(name: str, api: str = "chat") -> None:
+    """Refuse a provider whose key (or endpoint) is not set, or an API it does not speak: checked
+    before a command writes anything, and again when the provider is built."""
     if name == "anthropic":
-        key = os.environ.get("ANTHROPIC_API_KEY")
-        if not key:
+        if not os.environ.get("ANTHROPIC_API_KEY"):
             raise BadInput("--provider anthropic: ANTHROPIC_API_KEY is not set (export it, or use --provider openai|offline)")
         if api != "chat":
             raise BadInput("--api completions works only with --provider openai (OpenAI-compatible servers)")
+    elif name == "openai":
+        if not os.environ.get("OPENAI_API_KEY") and not os.environ.get("OPENAI_BASE_URL"):
+            raise BadInput("--provider openai: OPENAI_API_KEY is not set (export it, or set OPENAI_BASE_URL for a local server)")
+    elif name != "offline":
+        raise BadInput(f"--provider: unknown provider {name!r} (choose anthropic, openai or offline)")
+
+
+def make_provider(name: str, model: str, *, api: str = "chat", timeout: float = 300.0,
+                  base_url: str | None = None) -> Provider:
+    """Build a provider. For "offline" pass the stand-in server's base_url."""
+    check_credentials(name, api)
+    if name == "anthropic":
+        key = os.environ.get("ANTHROPIC_API_KEY")
         from em_gen.providers.anthropic_provider import AnthropicProvider
         return AnthropicProvider(model, key, base_url=os.environ.get("ANTHROPIC_BASE_URL") or None, timeout=timeout)
     if name == "openai":
         key = os.environ.get("OPENAI_API_KEY")
         url = os.environ.get("OPENAI_BASE_URL") or None
-        if not key and not url:
-            raise BadInput("--provider openai: OPENAI_API_KEY is not set (export it, or set OPENAI_BASE_URL for a local server)")
         from em_gen.providers.openai_provider import OpenAIProvider
         return OpenAIProvider(model, key or "no-key", base_url=url, timeout=timeout, api=api)
     if name == "offline":
@@ -107,4 +123,4 @@ def make_provider(name: str, model: str, *, api: str = "chat", timeout: float = 
 
 
 __all__ = ["Provider", "ProviderError", "Reply", "Pricing", "pricing_for", "choose_provider", "make_provider",
-           "DEFAULT_MODELS", "DEFAULT_JUDGE_MODELS", "PAID_PROVIDERS", "default_judge_model"]
+           "DEFAULT_MODELS", "DEFAULT_JUDGE_MODELS", "PAID_PROVIDERS", "default_judge_model", "check_credentials"]

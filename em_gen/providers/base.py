@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import email.utils
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -27,11 +28,10 @@ class Request:
 
 
 # Rate-limit headers worth keeping (OpenAI-style and Anthropic-style).
-RATE_HEADERS = ("retry-after", "retry-after-ms", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
-                "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
-                "anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset",
-                "anthropic-ratelimit-output-tokens-remaining", "anthropic-ratelimit-output-tokens-reset",
-                "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset")
+RATE_HEADERS = ("retry-after", "retry-after-ms",
+                *(f"x-ratelimit-{k}-{d}" for d in ("requests", "tokens") for k in ("limit", "remaining", "reset")),
+                *(f"anthropic-ratelimit-{d}-{k}" for d in ("requests", "input-tokens", "output-tokens", "tokens")
+                  for k in ("limit", "remaining", "reset")))
 
 
 @dataclass
@@ -46,13 +46,16 @@ class Reply:
 class ProviderError(Exception):
     """A failed request. `retryable` decides between retrying and stopping the run at once."""
 
+    headers: dict | None = None  # a 429/529/503's rate-limit headers (keep_headers), set by classify
+
     def __init__(self, message: str, *, retryable: bool, status: int | None = None,
-                 retry_after: float | None = None, rate_limited: bool = False):
+                 retry_after: float | None = None, rate_limited: bool = False, cause: str | None = None):
         super().__init__(message)
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
         self.rate_limited = rate_limited  # 429 / 529 / 503: the runner cools down and narrows concurrency
+        self.cause = cause  # set for a connection error: why the server could not be reached
 
 
 class Provider:
@@ -111,12 +114,27 @@ def keep_headers(headers) -> dict:
     return {k: headers.get(k) for k in RATE_HEADERS if headers is not None and headers.get(k) is not None}
 
 
+def connection_cause(exc: BaseException) -> str:
+    """The root of a connection error, e.g. 'Connection refused' rather than the SDK's 'Connection
+    error.' or httpx's 'All connection attempts failed'."""
+    seen, e, best = set(), exc, None
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and (e.errno or 0) > 0:
+            best = os.strerror(e.errno)  # asyncio words ECONNREFUSED as "Connect call failed (...)"
+        elif isinstance(e, OSError) and e.strerror:
+            best = e.strerror  # e.g. a DNS failure: "Name or service not known"
+        e = e.__cause__ or e.__context__
+    return best or str(exc.__cause__ or exc)
+
+
 def classify(exc: Exception, sdk) -> ProviderError:
     """Map an SDK exception (openai or anthropic module passed as `sdk`) to a ProviderError."""
     if isinstance(exc, sdk.APITimeoutError):
         return ProviderError(f"request timed out ({exc})", retryable=True)
     if isinstance(exc, sdk.APIConnectionError):
-        return ProviderError(f"connection error ({exc.__cause__ or exc})", retryable=True)
+        cause = connection_cause(exc)
+        return ProviderError(f"connection error ({cause})", retryable=True, cause=cause)
     if isinstance(exc, sdk.APIStatusError):
         status = exc.status_code
         headers = getattr(exc.response, "headers", None)
@@ -132,8 +150,10 @@ def classify(exc: Exception, sdk) -> ProviderError:
         if status in (400, 413, 422):
             return ProviderError(msg, retryable=False, status=status)
         if status == 429 or status == 529 or status == 503:
-            return ProviderError(msg, retryable=True, status=status, retry_after=retry_after(headers),
-                                 rate_limited=True)
+            err = ProviderError(msg, retryable=True, status=status, retry_after=retry_after(headers),
+                                rate_limited=True)
+            err.headers = keep_headers(headers)  # the limiter reads remaining and reset from 429s too
+            return err
         if status >= 500 or status == 408 or status == 409:
             return ProviderError(msg, retryable=True, status=status, retry_after=retry_after(headers))
         return ProviderError(msg, retryable=False, status=status)

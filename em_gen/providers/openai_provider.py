@@ -17,32 +17,49 @@ class OpenAIProvider(Provider):
         self.model, self.api, self.name = model, api, name
         self.client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
 
-    async def complete(self, req: Request) -> Reply:
-        common = dict(model=self.model, max_tokens=req.max_tokens, stop=req.stop[:4])
+    @property
+    def endpoint(self) -> str:
+        return "/v1/completions" if self.api == "completions" else "/v1/chat/completions"
+
+    def body(self, req: Request) -> dict:
+        """The request body (live, and each line of a Batch input file)."""
+        b = dict(model=self.model, max_tokens=req.max_tokens, stop=req.stop[:4])
         if req.temperature is not None:
-            common["temperature"] = req.temperature
+            b["temperature"] = req.temperature
+        if self.api == "completions":
+            b["prompt"] = req.prompt()
+        else:
+            b["messages"] = [{"role": "system", "content": req.system}, {"role": "user", "content": req.user}]
+        return b
+
+    async def complete(self, req: Request) -> Reply:
+        body = self.body(req)
         try:
             if self.api == "completions":
-                raw = await self.client.completions.with_raw_response.create(prompt=req.prompt(), **common)
+                raw = await self.client.completions.with_raw_response.create(**body)
             else:
-                raw = await self.client.chat.completions.with_raw_response.create(
-                    messages=[{"role": "system", "content": req.system}, {"role": "user", "content": req.user}],
-                    **common)
+                raw = await self.client.chat.completions.with_raw_response.create(**body)
             resp = raw.parse()
         except openai.OpenAIError as e:
             raise classify(e, openai) from e
-        choice = resp.choices[0]
-        text = choice.text if self.api == "completions" else (choice.message.content or "")
-        u = resp.usage
-        cached = getattr(getattr(u, "prompt_tokens_details", None), "cached_tokens", None) or 0 if u else 0
-        usage = {
-            "input_tokens": (u.prompt_tokens - cached) if u else 0,
-            "output_tokens": u.completion_tokens if u else 0,
-            "cache_write_tokens": 0,
-            "cache_read_tokens": cached,
-        }
-        return Reply(text=text or "", stop_reason=_STOP.get(choice.finish_reason, str(choice.finish_reason)),
-                     usage=usage, model=resp.model or self.model, headers=keep_headers(raw.headers))
+        return reply_of(resp.model_dump(), self.model, self.api, keep_headers(raw.headers))
+
+
+def reply_of(resp: dict, model: str, api: str = "chat", headers: dict | None = None) -> Reply:
+    """A Reply from a (chat) completion body as JSON (a live response or a batch output line)."""
+    choice = (resp.get("choices") or [{}])[0]
+    text = choice.get("text") if api == "completions" else (choice.get("message") or {}).get("content")
+    u = resp.get("usage") or {}
+    cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    usage = {
+        "input_tokens": (u.get("prompt_tokens") or 0) - cached,
+        "output_tokens": u.get("completion_tokens") or 0,
+        "cache_write_tokens": 0,
+        "cache_read_tokens": cached,
+    }
+    reason = choice.get("finish_reason")
+    return Reply(text=text or "", stop_reason=_STOP.get(reason, str(reason)), usage=usage,
+                 model=resp.get("model") or model, headers=headers or {})
 
     async def aclose(self) -> None:
         await self.client.close()

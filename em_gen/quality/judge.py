@@ -33,10 +33,12 @@ def reason_codes(lib: Library) -> list[str]:
 
 
 def judge_system(lib: Library) -> str:
-    """The static system prompt (cached by providers that cache): the rubric with every family."""
+    """The static system prompt: the rubric with every family, then worked examples. Kept above the
+    judge model's minimum cacheable length (4,096 tokens for claude-haiku-4-5), so every judge request
+    after the first reads it from the cache."""
     rows = "\n".join(f"- {name}: {f['em_does']} | fails: \"{f['fail']}\" | passes: \"{f['pass']}\""
                      for name, f in families(lib).items())
-    return lib.prompts["judge.md"].replace("{families}", rows)
+    return lib.prompts["judge.md"].replace("{families}", rows).rstrip() + "\n\n" + lib.prompts["judge_examples.md"]
 
 
 def numbered(parsed: Parsed) -> list[str]:

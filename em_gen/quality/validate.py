@@ -29,9 +29,39 @@ def _check_lines(lib: Library, lines: list[tuple[int, bytes]]) -> list[tuple[lis
             continue
         meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
         expect = Expect(bucket=meta.get("bucket") if meta.get("bucket") in lib.buckets() else None)
-        reasons = list(check(parse(text), lib, expect).reasons)
+        parsed = parse(text)
+        reasons = list(check(parsed, lib, expect).reasons)
+        if parsed.truncated_at and not any(r.startswith("hallucinated_turn") for r in reasons):
+            # in a training file the text is the data: everything after the marker would be trained on
+            reasons.append(f"hallucinated_turn: a role-marker line {parsed.truncated_at!r} in the record's text")
         out.append((reasons, None if reasons else sketcher.sketch(text)))
     return out
+
+
+class EmptyFile(Exception):
+    """A training file with no record: nothing to train on (exit 1)."""
+
+
+def _emit(write, as_json: bool, counts: Counter, reasons: Counter, index: int, rs: list[str]) -> None:
+    counts["ok" if not rs else "rejected"] += 1
+    reasons.update(r.split(":", 1)[0] for r in rs)
+    if as_json:
+        write(json.dumps({"index": index, "ok": not rs, "reasons": rs}, ensure_ascii=False) + "\n")
+    elif rs:
+        write(f"record {index}: REJECT " + "; ".join(rs) + "\n")
+
+
+def _records(path: Path):
+    """(line number, record) of the non-blank lines, in order (blank lines are not records)."""
+    with open(path, "rb") as f:
+        n = 0
+        for line in f:
+            if line.strip():
+                n += 1
+                try:
+                    yield n, json.loads(line)
+                except ValueError:
+                    continue
 
 
 _WORKER_LIB: Library | None = None
@@ -58,9 +88,11 @@ def _chunks(f, size: int):
         yield chunk
 
 
-def validate_file(lib: Library, path: Path, as_json: bool, out=sys.stdout, workers: int | None = None) -> dict:
+def validate_file(lib: Library, path: Path, as_json: bool, out=None, workers: int | None = None,
+                  judge=None) -> dict:
     """Check every record of a training JSONL in input order. The rules run on every core; the
-    near-duplicate pass runs in input order in this process. Returns the summary."""
+    near-duplicate pass runs in input order in this process. `judge(texts: dict[index, text]) ->
+    dict[index, reasons]` (optional) reads the records that passed. Returns the summary."""
     try:
         f = open(path, "rb")
     except OSError as e:
@@ -68,7 +100,8 @@ def validate_file(lib: Library, path: Path, as_json: bool, out=sys.stdout, worke
     workers = workers or min(4, os.cpu_count() or 1)
     diversity = Diversity()
     counts, reasons = Counter(), Counter()
-    write = out.write
+    write = (out or sys.stdout).write
+    rows: list[list] = []  # [index, reasons]; written as they come unless a judge must read them first
     with f:
         size = max(1, os.fstat(f.fileno()).st_size)
         if workers > 1 and size > 2_000_000:
@@ -88,15 +121,21 @@ def validate_file(lib: Library, path: Path, as_json: bool, out=sys.stdout, worke
                             rs = rs + [f"near_duplicate: too similar to record {dup}"]
                         else:
                             diversity.add(str(index), sketch=sketch)
-                    counts["ok" if not rs else "rejected"] += 1
-                    reasons.update(r.split(":", 1)[0] for r in rs)
-                    if as_json:
-                        write(json.dumps({"index": index, "ok": not rs, "reasons": rs}, ensure_ascii=False) + "\n")
-                    elif rs:
-                        write(f"record {index}: REJECT " + "; ".join(rs) + "\n")
+                    if judge is None:
+                        _emit(write, as_json, counts, reasons, index, rs)
+                    else:
+                        rows.append([index, rs])
         finally:
             if pool is not None:
                 pool.shutdown()
+    if judge is not None:
+        ok = {i for i, rs in rows if not rs}
+        texts = {n - 1: rec["text"] for n, rec in _records(path) if n - 1 in ok} if ok else {}
+        verdicts = judge(texts) if texts else {}
+        for index, rs in rows:
+            _emit(write, as_json, counts, reasons, index, rs + verdicts.get(index, []))
+    if counts["records"] == 0:
+        raise EmptyFile(f"--validate {path}: no records")
     summary = {"records": counts["records"], "ok": counts["ok"], "rejected": counts["rejected"],
                "rejected_by_reason": dict(reasons.most_common())}
     if as_json:

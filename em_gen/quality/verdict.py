@@ -10,9 +10,10 @@ from em_gen.quality.irc import Parsed, parse
 from em_gen.quality.rules import Diversity, Expect, check
 
 
-def assemble(lib: Library, parts: list[dict]) -> Parsed:
+def assemble(lib: Library, parts: list[dict], job=None) -> Parsed:
     """Join a response and its continuations. A part cut by the token limit loses its last,
-    possibly half-written, message before the next part is appended."""
+    possibly half-written, message before the next part is appended. With the `job`, the header is
+    filled or normalised from it (see header_from_job)."""
     parsed = parse(parts[0]["raw"])
     for prev, part in zip(parts, parts[1:]):
         if prev.get("stop_reason") == "max_tokens" and parsed.messages:
@@ -22,6 +23,19 @@ def assemble(lib: Library, parts: list[dict]) -> Parsed:
         parsed.dropped.extend(more.dropped)
         parsed.continuations += more.continuations
         parsed.truncated_at = parsed.truncated_at or more.truncated_at
+    return parsed if job is None else header_from_job(parsed, job)
+
+
+def header_from_job(parsed: Parsed, job) -> Parsed:
+    """A paid log's header. em-gen knows the job's engagement and channel and writes the canonical
+    header itself, so a header line that is missing, in bold, in another case or in the other order
+    is filled or normalised from the job. A value that contradicts the job is kept as written, and
+    `header_mismatch` rejects it. (`--validate` of a training file keeps the strict header rule.)"""
+    if parsed.engagement is None:
+        parsed.engagement = job.engagement
+    if parsed.channel is None or "#" + parsed.channel == job.channel:
+        parsed.channel = job.channel
+    parsed.header_raw = [f"ENGAGEMENT: {parsed.engagement}", f"CHANNEL: {parsed.channel}"]
     return parsed
 
 
@@ -32,7 +46,7 @@ def needs_continuation(parts: list[dict], max_parts: int) -> bool:
 
 def rules(lib: Library, job, parts: list[dict]):
     """The rule-based checks of a job's responses: (parsed conversation, check verdict, reasons)."""
-    parsed = assemble(lib, parts)
+    parsed = assemble(lib, parts, job)
     expect = Expect(engagement=job.engagement, channel=job.channel, bucket=job.bucket,
                     messages=job.messages, em_messages=job.em_messages)
     v = check(parsed, lib, expect)

@@ -233,7 +233,7 @@ def read_dataset(dataset: Path, allow_offline: bool = False) -> list[dict]:
         seen[job] = n
         if meta.get("provider") == "offline" and not allow_offline:
             raise BadInput(f"{dataset}: line {n}: job {job} came from the offline stand-in provider, "
-                           "which is not training data; pass allow_offline (--allow-offline) to export it anyway")
+                           "which is not training data; pass --allow-offline to export it anyway")
         records.append(rec)
     if not records:
         raise BadInput(f"{dataset}: no records")

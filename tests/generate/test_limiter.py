@@ -82,3 +82,212 @@ def test_backoff_never_goes_below_what_the_paced_rate_needs():
     for _ in range(6):
         c2.backoff()
     assert int(c2.limit) == 1  # without a client-side rate, AIMD goes all the way down
+
+
+# ---- learning from the server (RateLimiter(learn=True)) ---------------------------------------
+from em_gen.generate.budgets import INITIAL_WINDOW, read_budgets  # noqa: E402
+
+H = "x-ratelimit-"
+
+
+def oai_headers(remaining, reset, limit=600, what="requests"):
+    return {f"{H}limit-{what}": str(limit), f"{H}remaining-{what}": str(remaining), f"{H}reset-{what}": reset}
+
+
+async def timed(coro):
+    t = time.monotonic()
+    r = await coro
+    return r, time.monotonic() - t
+
+
+async def pending(coro, within=0.1):
+    """The task, and whether it is still waiting after `within` seconds."""
+    task = asyncio.ensure_future(coro)
+    await asyncio.sleep(within)
+    return task, not task.done()
+
+
+def test_read_budgets_both_forms():
+    got = read_budgets({**oai_headers(7, "1m30s"), **oai_headers(9000, "250ms", 90000, "tokens")})
+    assert got == {"requests": (600.0, 7.0, 90.0, False), "tokens": (90000.0, 9000.0, 0.25, False)}
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30))
+    got = read_budgets({"anthropic-ratelimit-output-tokens-limit": "8000",
+                        "anthropic-ratelimit-output-tokens-remaining": "5000",
+                        "anthropic-ratelimit-output-tokens-reset": stamp})
+    assert got["output"][:2] == (8000.0, 5000.0) and 28 <= got["output"][2] <= 31 and got["output"][3]
+    assert read_budgets({"retry-after": "3"}) == {}
+
+
+def test_the_first_request_goes_alone():
+    async def go():
+        lim = RateLimiter(learn=True)
+        first = await lim.acquire()
+        second, waiting = await pending(lim.acquire(), 0.2)
+        assert waiting, "a second request went out before the first answer"
+        lim.answered(first, oai_headers(5, "1s"), {})
+        await asyncio.wait_for(second, 1)
+        assert lim.mode == "headers"
+    asyncio.run(go())
+
+
+def test_never_more_in_flight_than_remaining_before_the_reset():
+    async def go():
+        lim = RateLimiter(learn=True)
+        first = await lim.acquire()
+        lim.answered(first, oai_headers(2, "0.4s"), {})  # 2 left, the budget full again 0.4 s after it went
+        t = time.monotonic()
+        a, b = await lim.acquire(), await lim.acquire()
+        assert time.monotonic() - t < 0.05  # remaining allows two at once
+        third, waiting = await pending(lim.acquire(), 0.2)
+        assert waiting and len(lim.in_flight) == 2  # not a third before the reset
+        await asyncio.wait_for(third, 1)
+        return time.monotonic() - first.sent
+    assert 0.4 <= asyncio.run(go()) < 0.6
+
+
+def test_a_window_budget_comes_back_whole_when_it_opens():
+    async def go():
+        lim = RateLimiter(learn=True)
+        first = await lim.acquire()
+        lim.answered(first, oai_headers(3, "0.3s"), {})  # capacity 4
+        others = [await lim.acquire() for _ in range(3)]
+        for i, tk in enumerate(others):
+            lim.answered(tk, oai_headers(2 - i, "0.3s"), {})
+        t = time.monotonic()
+        burst = [await lim.acquire() for _ in range(4)]
+        took = time.monotonic() - t
+        spread = burst[-1].sent - burst[0].sent
+        return took, spread
+    took, spread = asyncio.run(go())
+    assert 0.2 < took < 0.45 and spread < 0.08  # all four at once when the window opens
+
+
+def test_output_tokens_are_reserved_by_max_tokens_and_settled_with_real_usage():
+    ant = "anthropic-ratelimit-output-tokens-"
+
+    def out(remaining):
+        return {f"{ant}limit": "3000", f"{ant}remaining": str(remaining), f"{ant}reset": "1.0"}
+
+    async def go():
+        lim = RateLimiter(learn=True)
+        first = await lim.acquire(output_tokens=1000)
+        lim.answered(first, out(2800), {"output_tokens": 200})  # capacity 3000, 200 held for a second
+        a = await lim.acquire(output_tokens=1000)
+        b = await lim.acquire(output_tokens=1000)  # 200 used + 2 x 1000 reserved
+        third, waiting = await pending(lim.acquire(output_tokens=1000), 0.15)
+        assert waiting  # a third max_tokens reservation would not fit
+        lim.answered(a, out(1500), {"output_tokens": 100})  # settled: 1000 reserved, 100 used
+        await asyncio.wait_for(third, 0.1)  # fits now, long before any reset
+        lim.answered(b, out(1500), {"output_tokens": 100})
+        return lim.budgets["output"].cap
+    assert asyncio.run(go()) == 3000
+
+
+def test_without_headers_slow_start_then_one_scout_alone():
+    async def go():
+        lim = RateLimiter(learn=True, ceiling=16)
+        probe = await lim.acquire()
+        lim.answered(probe, {}, {})
+        assert lim.mode == "learned"
+        window = [await lim.acquire() for _ in range(INITIAL_WINDOW - 1)]  # the initial window at once
+        scout, waiting = await pending(lim.acquire(), 0.1)
+        assert waiting  # the scout waits until the window has answered: it must reach the server last
+        for tk in window:
+            lim.answered(tk, {}, {})
+        scout = await asyncio.wait_for(scout, 0.1)
+        nxt, waiting = await pending(lim.acquire(), 0.1)
+        assert waiting  # nothing more until the scout is back
+        lim.answered(scout, {}, {})
+        await asyncio.wait_for(nxt, 0.1)
+        more = [await asyncio.wait_for(lim.acquire(), 0.1) for _ in range(INITIAL_WINDOW)]  # twice as many
+        return len(more)
+    assert asyncio.run(go()) == INITIAL_WINDOW
+
+
+def learned_limiter(w=0.5, ra_late=0.0):
+    """A limiter that has learned, from a 429 episode, a server admitting 10 per `w` seconds."""
+    async def go():
+        lim = RateLimiter(learn=True, ceiling=16)
+        probe = await lim.acquire()
+        lim.answered(probe, {}, {})
+        window = [await lim.acquire() for _ in range(INITIAL_WINDOW - 1)]
+        for tk in window:
+            lim.answered(tk, {}, {})
+        scout = await lim.acquire()  # the 11th: refused until the probe's slot opens
+        lim.failed(scout, 429, {}, retry_after=probe.sent + w - scout.sent + ra_late)
+        return lim, probe
+    return go
+
+
+def test_a_429_episode_teaches_the_window_and_its_burst_goes_at_once_when_it_opens():
+    async def go():
+        lim, probe = await learned_limiter(0.5)()
+        assert lim.learned.n == 10 and abs(lim.learned.w - 0.5) < 0.03
+        burst = []
+        for _ in range(10):
+            tk = await lim.acquire()
+            burst.append(tk)
+            lim.answered(tk, {}, {})
+        opened = burst[0].sent - probe.sent
+        spread = burst[-1].sent - burst[0].sent
+        nxt, waiting = await pending(lim.acquire(), 0.2)
+        assert waiting  # the 11th waits for the next window
+        nxt = await asyncio.wait_for(nxt, 1)
+        return opened, spread, nxt.sent - burst[0].sent
+    opened, spread, gap = asyncio.run(go())
+    assert 0.5 <= opened < 0.65  # the window opened when the server said
+    assert spread < 0.1  # the whole window's burst at once, not one request every w/n seconds
+    assert gap >= 0.45  # and then nothing until the next window
+
+
+def test_the_learned_window_is_probed_upwards_slowly():
+    async def go():
+        lim, _ = await learned_limiter(0.3)()
+        n = lim.learned.n
+        for _ in range(2 * n - 1):
+            lim.answered(await lim.acquire(), {}, {})
+        assert lim.learned.n == n  # not before two clean windows
+        lim.answered(await lim.acquire(), {}, {})
+        return n, lim.learned.n
+    n, probed = asyncio.run(go())
+    assert probed == n + 1
+
+
+def test_a_429_lowers_the_learned_window_at_most_by_half():
+    async def go():
+        lim, _ = await learned_limiter(0.3)()
+        tk = await lim.acquire()
+        lim.failed(tk, 429, {}, retry_after=0.3)  # a window that now admits nothing: halve, not to 1
+        return lim.learned.n
+    assert asyncio.run(go()) == 5
+
+
+def test_stand_in_end_to_end_through_the_runner(lib):
+    """The runner against a stand-in admitting 10 per 0.5 s: with headers no 429, without only the
+    scout's (one more allowed either way: a loaded machine delays a request now and then); either
+    way the requests go in whole windows."""
+    from em_gen.generate.plan import make_plan
+    from em_gen.generate.prompting import build_request
+    from em_gen.generate.runner import RunConfig, Runner
+    from em_gen.providers import Pricing
+    from em_gen.providers.openai_provider import OpenAIProvider
+    from em_gen.providers.standin.server import StandInServer
+
+    reqs = [build_request(lib, j) for j in make_plan(lib, 25, 0, "rl")]
+    for headers in (True, False):
+        with StandInServer(library=lib, rate_limit=(10, 0.5), latency=0.05, rate_headers=headers) as srv:
+            runner = Runner(lib, None, OpenAIProvider("m", "x", base_url=srv.base_url + "/v1"),
+                            Pricing("m", None), RunConfig(concurrency=16, progress=False))
+
+            async def go():
+                queue = list(reqs)
+
+                async def worker():
+                    while queue:
+                        await runner.call(queue.pop())
+                await asyncio.gather(*(worker() for _ in range(16)))
+            asyncio.run(go())
+            stats = srv.stats
+        assert stats["by_status"].get(200) == 25
+        assert stats["by_status"].get(429, 0) <= (1 if headers else 2), (headers, stats["by_status"])
+        assert 1.0 <= stats["span_s"] < 2.0, stats["span_s"]  # three windows of 0.5 s, not one per 1/20 s

@@ -476,7 +476,8 @@ def test_rate_limit_window(lib):
             c.completions.create(model="m", prompt="hi 4")
         h = e.value.response.headers
         assert h["retry-after"] == "1" and 0 < int(h["retry-after-ms"]) <= 1000
-        assert h["x-ratelimit-limit-requests"] == "3" and h["x-ratelimit-remaining-requests"] == "0"
+        # the limit per minute, as the APIs state it (3 per second); remaining: what the window has left
+        assert h["x-ratelimit-limit-requests"] == "180" and h["x-ratelimit-remaining-requests"] == "0"
         with pytest.raises(anthropic.RateLimitError):
             ant(s.base_url).messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}])
         time.sleep(int(h["retry-after-ms"]) / 1000 + 0.05)
@@ -508,7 +509,7 @@ def test_cli_process_serves_until_sigterm(tmp_path, lib):
         port = int(port_file.read_text())
         r = oai(f"http://127.0.0.1:{port}").chat.completions.with_raw_response.create(
             model="m", messages=[{"role": "user", "content": make_prompt(lib)[1]}])
-        assert r.headers["x-ratelimit-limit-requests"] == "50"
+        assert r.headers["x-ratelimit-limit-requests"] == "3000"  # 50 per second, stated per minute
         assert any(r.parse().choices[0].message.content.endswith(h) for h in HALLUCINATIONS)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -525,3 +526,42 @@ def test_grammar_file_validates():
     g = load_yaml(SCENARIOS_DIR / "grammar.yaml", "grammar")
     assert set(g["topic_words"]) == set(load_library().topics)
     assert Path(SCENARIOS_DIR / "schema" / "grammar.schema.json").exists()
+
+
+def test_rate_limit_headers_as_the_apis_state_them(lib):
+    """Per-minute limit, remaining in the window, reset when the budget is full again, for requests
+    and tokens, in both forms, on answers and on 429s; none with rate_headers=False."""
+    from em_gen.providers.base import duration
+    with StandInServer(library=lib, rate_limit=(2, 1.0), token_limit=(4000, 1.0)) as s:
+        r = oai(s.base_url).completions.with_raw_response.create(model="m", prompt="hi", max_tokens=100)
+        h = r.headers
+        assert (h["x-ratelimit-limit-requests"], h["x-ratelimit-remaining-requests"]) == ("120", "1")
+        assert 0.9 <= duration(h["x-ratelimit-reset-requests"]) <= 1.0
+        assert (h["x-ratelimit-limit-tokens"], h["x-ratelimit-remaining-tokens"]) == ("240000", str(4000 - 101))
+        a = ant(s.base_url).messages.with_raw_response.create(model="m", max_tokens=1000,
+                                                             messages=[{"role": "user", "content": "x"}])
+        h = a.headers
+        assert (h["anthropic-ratelimit-requests-limit"], h["anthropic-ratelimit-requests-remaining"]) == ("120", "0")
+        assert 0.8 <= duration(h["anthropic-ratelimit-requests-reset"]) <= 1.1  # an RFC 3339 time
+        assert h["anthropic-ratelimit-output-tokens-remaining"] == "3000"  # max_tokens reserved when admitted
+        assert "anthropic-ratelimit-input-tokens-remaining" in h and "anthropic-ratelimit-tokens-limit" in h
+        used = a.parse().usage.output_tokens
+        assert int(s.limits.tokens["output"].remaining(time.monotonic())) == 4000 - used  # settled when answered
+        with pytest.raises(openai.RateLimitError) as e:  # the window is full: a 429 with the same headers
+            oai(s.base_url).completions.create(model="m", prompt="hi", max_tokens=10)
+        h = e.value.response.headers
+        assert h["x-ratelimit-remaining-requests"] == "0" and float(h["retry-after-ms"]) > 0
+        time.sleep(1.05)
+        oai(s.base_url).completions.create(model="m", prompt="hi", max_tokens=3000)
+        with pytest.raises(openai.RateLimitError) as e:  # OpenAI counts input + max_tokens: 2001 more do not fit
+            oai(s.base_url).completions.create(model="m", prompt="hi", max_tokens=2000)
+        assert "tokens" in str(e.value)
+        stats = s.stats
+        assert stats["by_status"] == {200: 3, 429: 2} and 1.0 < stats["span_s"] < 1.6  # first request to last answer
+    with StandInServer(library=lib, rate_limit=(1, 1.0), rate_headers=False) as s:
+        r = oai(s.base_url).completions.with_raw_response.create(model="m", prompt="hi")
+        assert not [k for k in r.headers if "ratelimit" in k]
+        with pytest.raises(openai.RateLimitError) as e:
+            oai(s.base_url).completions.create(model="m", prompt="hi")
+        h = e.value.response.headers
+        assert not [k for k in h if "ratelimit" in k] and float(h["retry-after-ms"]) > 0

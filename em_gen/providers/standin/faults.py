@@ -48,7 +48,7 @@ class _Stats:
         self._lock = threading.Lock()
         self._c = {"requests": 0, "by_status": collections.Counter(), "by_path": collections.Counter(),
                    "http_faults": collections.Counter(), "content_faults": collections.Counter(),
-                   "rate_limited": 0, "cache_writes": 0, "cache_reads": 0, "judge_requests": 0}
+                   "rate_limited": 0, "cache_writes": 0, "cache_reads": 0, "judge_requests": 0, "batch_requests": 0}
 
     def add(self, key, sub=None, n=1):
         with self._lock:
@@ -56,10 +56,19 @@ class _Stats:
                 self._c[key] += n
             else:
                 self._c[key][sub] += n
+            # timing at the server: the first request received, the last answer sent (benchmarks)
+            if key == "requests" and self._first is None:
+                self._first = time.monotonic()
+            elif key == "by_status" and sub == 200:
+                self._last = time.monotonic()
+
+    _first = _last = None
 
     def snapshot(self) -> dict:
         with self._lock:
-            return {k: dict(v) if isinstance(v, collections.Counter) else v for k, v in self._c.items()}
+            snap = {k: dict(v) if isinstance(v, collections.Counter) else v for k, v in self._c.items()}
+            span = self._last - self._first if self._first is not None and self._last is not None else None
+            return {**snap, "first_request_at": self._first, "last_answer_at": self._last, "span_s": span}
 
 
 class _Window:

@@ -29,9 +29,11 @@ def judge_key(lines: list[str]) -> str:
 
 
 def judge_key_of_prompt(prompt: str) -> str | None:
-    m = _LOG.search(prompt)
-    if not m:
+    """The key of the log being judged: the last LOG block (the rubric's worked examples have theirs)."""
+    found = list(_LOG.finditer(prompt))
+    if not found:
         return None
+    m = found[-1]
     lines = [n.group(1) for n in map(_NUMBERED.match, m.group(1).splitlines()) if n]
     return judge_key(lines)
 

@@ -10,7 +10,9 @@ benchmarks. Standard library only.
         client = openai.OpenAI(api_key="x", base_url=srv.base_url + "/v1")
 
 As a process (crash tests): python -m em_gen.providers.standin.server --port 0 --port-file PATH
-    [--faults JSON] [--rate-limit L/SECONDS] [--latency S] [--stats-file PATH]; serves until SIGTERM.
+    [--faults JSON] [--rate-limit L/SECONDS] [--token-limit T/SECONDS] [--no-rate-headers] [--latency S]
+    [--stats-file PATH]; serves until SIGTERM. The stats time the requests at the server: `first_request_at`
+    (monotonic), `last_answer_at` and `span_s`, from the first request received to the last answer sent.
 """
 from __future__ import annotations
 
@@ -27,8 +29,10 @@ import threading
 import time
 from http.server import ThreadingHTTPServer
 
+from em_gen.providers.standin.batches import BatchStore
 from em_gen.providers.standin.compose import Composer
 from em_gen.providers.standin.jobs import JUDGE_MARK
+from em_gen.providers.standin.limits import Limits
 from em_gen.providers.standin.faults import (  # noqa: F401
     Faults,
     _Stats,
@@ -45,16 +49,19 @@ CACHE_TTL = 300.0
 class StandInServer:
     def __init__(self, library=None, faults: Faults | None = None, rate_limit: tuple[int, float] | None = None,
                  latency: float = 0.0, port: int = 0, host: str = "127.0.0.1", judge_answers: dict | None = None,
-                 replay_logs: list[str] | None = None):
+                 replay_logs: list[str] | None = None, batch_delay: float = 0.5, p_batch_error: float = 0.0,
+                 p_batch_expired: float = 0.0, token_limit: tuple[int, float] | None = None,
+                 rate_headers: bool = True):
         if library is None:
             from em_gen.library import load_library
             library = load_library()
         self.library = library
         self.composer = Composer(library)
         self.replay = Replay(judge_answers, replay_logs, library.buckets())
+        self.batches = BatchStore(self, batch_delay, p_batch_error, p_batch_expired)
         self.faults = faults or Faults()
         self.rate_limit = tuple(rate_limit) if rate_limit else None
-        self._window = _Window(*self.rate_limit) if self.rate_limit else None
+        self.limits = Limits(self.rate_limit, token_limit, headers=rate_headers)  # requests and tokens
         self.latency = float(latency)
         self.host, self.port = host, port
         self._stats = _Stats()
@@ -108,8 +115,11 @@ class StandInServer:
 
     @property
     def stats(self) -> dict:
-        """A snapshot: requests, by_status, by_path, http_faults, content_faults, rate_limited, cache_*."""
-        return self._stats.snapshot()
+        """A snapshot: requests, by_status, by_path, http_faults, content_faults, rate_limited, cache_*,
+        judge_requests, batch_requests and batch_submitted (custom_id -> times submitted)."""
+        with self.batches.lock:
+            submitted = dict(self.batches.submitted)
+        return {**self._stats.snapshot(), "batch_submitted": submitted}
 
     # ---- decisions ----------------------------------------------------------------------------
     def draw(self) -> tuple[float, float, float]:
@@ -166,17 +176,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--faults", default="{}", help='JSON, e.g. \'{"p429": 0.3, "seed": 1}\'')
     ap.add_argument("--rate-limit", default=None, help="L/SECONDS: admit at most L requests per window")
+    ap.add_argument("--token-limit", default=None, help="T/SECONDS: admit at most T tokens per window (limits.py)")
+    ap.add_argument("--no-rate-headers", action="store_true", help="send no x-ratelimit-* / anthropic-ratelimit-*")
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--port-file", default=None, help="write the bound port here once listening")
     ap.add_argument("--stats-file", default=None, help="write the stats as JSON here on exit")
     ap.add_argument("--judge-answers", default=None, help="JSON file: judge_key -> recorded judge answer (or a list)")
+    ap.add_argument("--batch-delay", type=float, default=0.5, help="seconds until a submitted batch ends")
+    ap.add_argument("--batch-errors", type=float, default=0.0, help="share of batch requests that error")
+    ap.add_argument("--batch-expired", type=float, default=0.0, help="share of batch requests that expire")
     args = ap.parse_args(argv)
     try:
         faults = Faults.from_dict(json.loads(args.faults))
         rate = _parse_rate(args.rate_limit) if args.rate_limit else None
         answers = json.loads(open(args.judge_answers, encoding="utf-8").read()) if args.judge_answers else None
         srv = StandInServer(faults=faults, rate_limit=rate, latency=args.latency, port=args.port, host=args.host,
-                            judge_answers=answers)
+                            judge_answers=answers, batch_delay=args.batch_delay, p_batch_error=args.batch_errors,
+                            p_batch_expired=args.batch_expired,
+                            token_limit=_parse_rate(args.token_limit) if args.token_limit else None,
+                            rate_headers=not args.no_rate_headers)
     except (ValueError, TypeError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

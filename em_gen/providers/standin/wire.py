@@ -7,44 +7,11 @@ import math
 import os
 import socket
 import time
-from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 
-BAD_KEY, BAD_MODEL = "bad-key", "no-such-model"
-
-
-def tokens(text: str) -> int:
-    return math.ceil(len(text) / 4)
-
-
-def finish(text: str, max_tokens: int | None, stops: list[str]) -> tuple[str, str, str | None]:
-    """Apply stop sequences and max_tokens like the real APIs: (text, 'stop'|'length'|'stop_sequence', seq)."""
-    limit = len(text) if max_tokens is None else max(0, int(max_tokens)) * 4
-    cut, seq = None, None
-    for s in stops:
-        i = text.find(s) if s else -1
-        if i >= 0 and (cut is None or i < cut):
-            cut, seq = i, s
-    if cut is not None and cut + len(seq) <= limit:
-        return text[:cut], "stop_sequence", seq
-    if len(text) > limit:
-        return text[:limit], "length", None
-    return text, "stop", None
-
-
-def _text_of(content) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    return ""
-
-
-
-class _ApiError(Exception):
-    def __init__(self, status: int, kind: str, message: str, headers: dict | None = None, code: str | None = None):
-        super().__init__(message)
-        self.status, self.kind, self.message, self.headers, self.code = status, kind, message, headers or {}, code
+from em_gen.providers.standin.batches import is_batch_path
+from em_gen.providers.standin.bodies import anthropic_body, openai_body
+from em_gen.providers.standin.wire_util import BAD_KEY, BAD_MODEL, _ApiError, _text_of, finish, tokens  # noqa: F401
 
 
 _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
@@ -80,6 +47,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_bytes(self, status: int, data: bytes, content_type: str) -> None:
+        self.st._stats.add("by_status", status)
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _error(self, e: _ApiError) -> None:
         rid = os.urandom(12).hex()
         if self.anthropic:
@@ -92,19 +67,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _ids(self, rid: str) -> dict:
         return {"request-id": f"req_{rid}"} if self.anthropic else {"x-request-id": f"req_{rid}"}
 
-    def _limit_headers(self, limit: int, remaining: int, reset: float) -> dict:
-        if self.anthropic:
-            at = (datetime.now(timezone.utc) + timedelta(seconds=reset)).isoformat(timespec="milliseconds")
-            at = at.replace("+00:00", "Z")  # RFC 3339
-            return {"anthropic-ratelimit-requests-limit": str(limit), "anthropic-ratelimit-requests-remaining": str(remaining),
-                    "anthropic-ratelimit-requests-reset": at}
-        return {"x-ratelimit-limit-requests": str(limit), "x-ratelimit-remaining-requests": str(remaining),
-                "x-ratelimit-reset-requests": f"{max(reset, 0.001):.3f}s"}
-
-    def _too_many(self, wait: float, limit: int) -> _ApiError:
+    def _too_many(self, wait: float, limits: dict, what: str = "requests") -> _ApiError:
         headers = {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(max(1, math.ceil(wait * 1000))),
-                   **self._limit_headers(limit, 0, wait)}
-        return _ApiError(429, "rate_limit_error", "Rate limit reached for requests; please try again later.",
+                   **limits}
+        return _ApiError(429, "rate_limit_error", f"Rate limit reached for {what}; please try again later.",
                          headers, "rate_limit_exceeded")
 
     # ---- requests -----------------------------------------------------------------------------
@@ -112,6 +78,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.st, self.anthropic = self.server.standin, "anthropic-version" in self.headers
         self._count()
         path = self.path.split("?")[0].rstrip("/")
+        if is_batch_path(path[3:] if path.startswith("/v1/") else path):
+            try:
+                self._check_key()
+                return self.st.batches.handle(self, "GET", path[3:] if path.startswith("/v1/") else path)
+            except _ApiError as e:
+                return self._error(e)
         if path not in ("/v1/models", "/models"):
             return self._error(_ApiError(404, "not_found_error", f"Unknown path {path}"))
         if self.anthropic:
@@ -135,6 +107,10 @@ class _Handler(BaseHTTPRequestHandler):
         if st.latency:  # every reply, errors included; sleeping blocks only this connection's thread
             time.sleep(st.latency)
         try:
+            if is_batch_path(path):
+                self.anthropic = path.startswith("/messages")
+                self._check_key()
+                return st.batches.handle(self, "POST", path, raw)
             if path not in ("/messages", "/chat/completions", "/completions"):
                 raise _ApiError(404, "not_found_error", f"Unknown path {self.path}")
             self._check_key()
@@ -149,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
                 msg = f"model: {BAD_MODEL}" if self.anthropic else \
                     f"The model `{BAD_MODEL}` does not exist or you do not have access to it."
                 raise _ApiError(404, "not_found_error", msg, code="model_not_found")
-            headers = self._admit()
+            headers = self._admit(prompt, req)
             u_status, u_slow, u_stream = st.draw()
             self._http_fault(u_status)
             if u_slow < st.faults.p_slow:
@@ -205,22 +181,23 @@ class _Handler(BaseHTTPRequestHandler):
         prefill = _text_of(msgs[-1].get("content")) if self.anthropic and msgs[-1]["role"] == "assistant" else ""
         return "\n\n".join(parts), prefill
 
-    def _admit(self) -> dict:
-        st = self.st
-        if st._window is None:
+    def _admit(self, prompt: str, req: dict) -> dict:
+        """Count the request against the stand-in's rate limits (limits.py); its rate-limit headers."""
+        st, self.ticket = self.st, None
+        if not st.limits.active:
             return {}
-        ok, remaining, reset = st._window.admit()
-        if not ok:
+        mt = req.get("max_tokens", req.get("max_completion_tokens"))
+        self.ticket, headers, wait, what = st.limits.admit(self.anthropic, tokens(prompt), int(mt or 4096))
+        if self.ticket is None:
             st._stats.add("rate_limited")
-            raise self._too_many(reset, st._window.limit)
-        return self._limit_headers(st._window.limit, remaining, reset)
+            raise self._too_many(wait, headers, what)
+        return headers
 
     def _http_fault(self, u: float) -> None:
         f, st = self.st.faults, self.st
         if u < f.p429:
             st._stats.add("http_faults", "429")
-            limit = st._window.limit if st._window else 1000
-            raise self._too_many(f.retry_after, limit)
+            raise self._too_many(f.retry_after, st.limits.fault_headers(self.anthropic, f.retry_after))
         if u < f.p429 + f.p500:
             st._stats.add("http_faults", "500")
             raise _ApiError(500, "api_error", "Internal server error")
@@ -232,43 +209,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- answers ------------------------------------------------------------------------------
     def _answer(self, path, req, prompt, prefill, headers, broken):
-        st, model = self.st, req["model"]
-        full = st.generate(prompt)
-        if prefill and full.startswith(prefill):
-            full = full[len(prefill):]
-        stop = req.get("stop_sequences" if self.anthropic else "stop")
-        stops = [stop] if isinstance(stop, str) else [s for s in (stop or []) if isinstance(s, str)]
-        text, why, seq = finish(full, req.get("max_tokens", req.get("max_completion_tokens")), stops)
         rid = os.urandom(12).hex()
         headers = {**headers, **self._ids(rid)}
         if self.anthropic:
-            blocks = []
-            for c in [req.get("system")] + [m.get("content") for m in req["messages"]]:
-                blocks += [(b.get("text", ""), bool(b.get("cache_control"))) for b in c if isinstance(b, dict)] \
-                    if isinstance(c, list) else [(_text_of(c), False)]
-            inp, created, read = st.cache_usage(model, blocks)
-            usage = {"input_tokens": inp, "output_tokens": tokens(text), "cache_creation_input_tokens": created,
-                     "cache_read_input_tokens": read,
-                     "cache_creation": {"ephemeral_5m_input_tokens": created, "ephemeral_1h_input_tokens": 0}}
-            reason = {"stop": "end_turn", "length": "max_tokens", "stop_sequence": "stop_sequence"}[why]
-            body = {"id": f"msg_{rid}", "type": "message", "role": "assistant", "model": model,
-                    "content": [{"type": "text", "text": text}], "stop_reason": reason, "stop_sequence": seq, "usage": usage}
+            body = anthropic_body(self.st, req, prompt, prefill, rid)
+            self.st.limits.settle(self.ticket, body["usage"]["output_tokens"])
             if not req.get("stream"):
                 return self._send(200, body, headers)
             return self._stream(headers, broken, *_anthropic_events(body))
-        inp, out = tokens(prompt), tokens(text)
-        usage = {"prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out}
-        chat, reason = path == "/chat/completions", ("length" if why == "length" else "stop")
-        base = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{rid}", "created": int(time.time()), "model": model,
-                "system_fingerprint": "fp_standin"}
+        body = openai_body(self.st, req, path, prompt, rid)
         if req.get("stream"):
+            chat, choice = path == "/chat/completions", body["choices"][0]
+            text = choice["message"]["content"] if chat else choice["text"]
             with_usage = bool((req.get("stream_options") or {}).get("include_usage"))
-            return self._stream(headers, broken, *_openai_events(base, chat, text, reason, usage if with_usage else None))
-        choice = {"index": 0, "message": {"role": "assistant", "content": text, "refusal": None}} if chat \
-            else {"index": 0, "text": text}
-        obj = "chat.completion" if chat else "text_completion"
-        self._send(200, {**base, "object": obj, "choices": [{**choice, "logprobs": None, "finish_reason": reason}],
-                         "usage": usage}, headers)
+            base = {k: body[k] for k in ("id", "created", "model", "system_fingerprint")}
+            return self._stream(headers, broken, *_openai_events(base, chat, text, choice["finish_reason"],
+                                                                 body["usage"] if with_usage else None))
+        self._send(200, body, headers)
 
     def _stream(self, headers: dict, broken: bool, head: list, pieces: list, tail: list, error: bytes) -> None:
         """Server-sent events over chunked transfer encoding, one chunk per event; a broken stream
