@@ -5,26 +5,17 @@ import json
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
 import time
 
 import pytest
-from conftest import ROOT, read_jsonl, run_cli
+from conftest import ROOT, closed_port, read_jsonl, run_cli
 
 from em_gen.cli import main
 
 README = ROOT / "README.md"
-
-
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _section(title: str) -> str:
@@ -40,7 +31,7 @@ def _runs(out):
 
 # ---- 1. a wrong endpoint fails fast, naming the URL and the cause -----------------------------------
 def test_unreachable_endpoint_fails_within_30s_naming_the_url_and_the_cause(tmp_path):
-    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    url = f"http://127.0.0.1:{closed_port()}/v1"
     t = time.monotonic()
     r = run_cli("--batch", "2", "--out", str(tmp_path / "d"), env={"OPENAI_BASE_URL": url}, timeout=60)
     took = time.monotonic() - t

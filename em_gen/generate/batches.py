@@ -94,7 +94,7 @@ class BatchRunner:
         return None
 
     def _hold(self, job: Job) -> None:
-        if job.id not in self.store.state.held or job.id not in self.out.held_ids:
+        if job.id not in self.out.held_ids:  # once per session
             self.store.record({"t": "held", "job_id": job.id, "ts": round(time.time(), 3),
                                "reason": "the judge's answer was not the JSON asked for, twice"})
             self.out.held += 1

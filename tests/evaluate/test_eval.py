@@ -7,7 +7,6 @@ import json
 import os
 import random
 import shlex
-import socket
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, closed_port, run_cli
 from em_gen.cli import main as cli_main
 from em_gen.evaluate.metrics import (METRICS, goal, bootstrap, paired_bootstrap, score_ai_identity, score_assistant,
                                  score_boundaries, score_calibration, score_clean, score_next_is_em,
@@ -306,14 +305,6 @@ def test_target_specs(tmp_path):
 
 # ---- the command: usage errors ------------------------------------------------------------------
 
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @pytest.mark.parametrize("args,needle", [
     ([], "choose a target"),
     (["--model", "/no/such/model"], "--model /no/such/model: not a Hugging Face checkpoint"),
@@ -349,7 +340,7 @@ def test_missing_torch_says_how_to_install(tmp_path, capsys):
 
 
 def test_unreachable_endpoint_exits_1(tmp_path, capsys):
-    rc = cli_main(["eval", "--endpoint", f"http://127.0.0.1:{_closed_port()}/v1", "--model", "m", "--heldout",
+    rc = cli_main(["eval", "--endpoint", f"http://127.0.0.1:{closed_port()}/v1", "--model", "m", "--heldout",
                    "none", "--limit", "2", "--samples", "1", "--timeout", "5", "--out", str(tmp_path / "r.json")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and "cannot connect" in err[0]
