@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_generation import run_em_gen, start_server, stop_server  # noqa: E402
+from bench_generation import run_em_gen, start_server, stop_server
 
 
 def one(headers: bool, limit: int, window: float, latency: float, n: int, concurrency: int) -> dict:

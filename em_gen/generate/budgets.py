@@ -29,6 +29,7 @@ _BUDGETS = {
 MARGIN = 0.02  # seconds added to every reset and learned window: arrivals jitter by a few ms
 BURST = 0.05  # requests sent this close together may reach the server in either order
 LATE = 0.15  # at most this much of a slow answer is taken as arriving late (the rest: a slow reply)
+FRACTION = 0.02  # ... and at most this share of the reset
 INITIAL_WINDOW = 10  # requests sent, the first one included, before the first scout (TCP's RFC 6928)
 NEVER = math.inf
 
@@ -73,15 +74,18 @@ class Ticket:
 class Slack:
     """How much later than `sent + reset` a request's share counts as free: a margin, plus how much
     longer the request took than the quickest recent one (at most LATE): a new connection or a
-    busy event loop delays when it reaches the server, and so when the server counted it. The
-    margin grows when a 429 shows a request arrived too early by a little (a timing error)."""
+    busy event loop delays when it reaches the server, and so when the server counted it. Once the
+    connections are open (after the first `ceiling` requests), at most FRACTION of the reset: a
+    slot held longer costs that share of the throughput, while a 429 now and then only grows the
+    margin, as it does whenever a request arrived too early by a little (a timing error)."""
 
-    def __init__(self):
-        self.margin = MARGIN
+    def __init__(self, ceiling: int = 64):
+        self.margin, self.ceiling = MARGIN, ceiling
         self.ages: collections.deque = collections.deque(maxlen=32)
 
-    def of(self, age: float | None) -> float:
-        return self.margin + self.late(age)
+    def of(self, age: float | None, reset: float, seq: int = 0) -> float:
+        late = self.late(age)
+        return self.margin + (late if seq <= self.ceiling else min(late, FRACTION * reset))
 
     def late(self, age: float | None) -> float:
         """How much later than the quickest recent request this one may have reached the server."""
@@ -104,7 +108,7 @@ class Budget:
         self.cap = 0.0  # the most it was seen to hold: remaining + what that request used
         self.limit: float | None = None  # per minute, as stated
         self.reset = 60.0  # the last reset stated, seconds
-        self.held: list[tuple] = []  # answered: (sent + reset, age, used, sent, seq, received)
+        self.held: list[tuple] = []  # answered: (sent + reset, age, used, sent, seq, received, reset)
         self.stated: list[tuple[float, float, float, int]] = []  # (remaining, sent, received, seq)
 
     def record(self, limit: float | None, remaining: float, secs: float, used: float, ticket: Ticket,
@@ -122,10 +126,10 @@ class Budget:
         self.reset = secs
         if used > 0:
             self.held.append(((now if at else ticket.sent) + secs, now - ticket.sent, used, ticket.sent, ticket.seq,
-                              now))
+                              now, secs))
 
     def _free_at(self, h: tuple) -> float:
-        return max(h[5], h[0] + self.slack.of(h[1]))
+        return max(h[5], h[0] + self.slack.of(h[1], h[6], h[4]))
 
     def holding(self, now: float) -> float:
         self.held = [h for h in self.held if self._free_at(h) > now]
@@ -136,6 +140,8 @@ class Budget:
         (only answers still in flight can free it)."""
         need = min(need, self.cap) - 1e-9
         own = self.cap - self.holding(now) - in_flight
+        if own >= need:
+            return 0.0
         low = min(self.stated) if self.stated else None
         unseen = {h[4] for h in self.held if low and h[4] != low[3] and h[3] > low[1] - BURST}
         stated = low[0] - in_flight - sum(h[2] for h in self.held if h[4] in unseen) if low else -math.inf
@@ -156,14 +162,15 @@ class Learned:
     window sent into it; the scout finds the limit for one 429). Then the window learned from
     429s: at most n in any w seconds."""
 
-    def __init__(self, ceiling: int, slack: Slack):
+    def __init__(self, ceiling: int, slack: Slack, paced: bool = False):
         self.ceiling, self.slack = max(1, ceiling), slack
-        self.allowance = min(INITIAL_WINDOW, self.ceiling) - 1  # slow start: to send before a scout
+        # slow start: to send before a scout (none when --rpm paces the run)
+        self.allowance = NEVER if paced else min(INITIAL_WINDOW, self.ceiling) - 1
         self.scout: Ticket | None = None  # slow start: the scout in flight
         self.sent = 1  # slow start: sent so far, the first request included
         self.n: int | None = None  # learned: at most n admitted ...
         self.w: float | None = None  # ... in any w seconds (None after a 429 without retry-after)
-        self.log: list[tuple[float, float]] = []  # admitted requests: (sent, age), by send time
+        self.log: list[tuple[float, float, int]] = []  # admitted requests: (sent, age, seq), by send time
         self.streak = 0  # admitted since the last 429 episode
         self.episode = -NEVER  # when the current episode's first 429 came back
         self.first = self.last = -NEVER  # send times of the episode's first and latest 429s
@@ -180,12 +187,12 @@ class Learned:
         if self.w is None:  # a window still to be measured: one request at a time
             return 0.0 if not in_flight else NEVER
         # a request counts in the server's window until w after it was sent (and its slack)
-        ends = [s + self.w + self.slack.of(age) for s, age in self.log[-4 * self.n - 8:]]
-        ends = sorted(e for e in ends + [t.sent + self.w + self.slack.of(None) for t in in_flight] if e > now)
+        ends = [s + self.w + self.slack.of(age, self.w, seq) for s, age, seq in self.log[-4 * self.n - 8:]]
+        ends = sorted(e for e in ends + [t.sent + self.w + self.slack.of(None, self.w) for t in in_flight] if e > now)
         return 0.0 if len(ends) < self.n else max(0.0, ends[len(ends) - self.n] - now)
 
     def admitted(self, ticket: Ticket, now: float) -> None:
-        bisect.insort(self.log, (ticket.sent, now - ticket.sent))
+        bisect.insort(self.log, (ticket.sent, now - ticket.sent, ticket.seq))
         keep = self._at(now - 2 * max(self.w or 0.0, 120.0))
         if keep:
             del self.log[:keep]
@@ -248,7 +255,7 @@ class Learned:
             past = self.log[:self._at(upto)]
             ra = self.opens - self.first
             i = next((i for i in range(len(past) - 1, 0, -1) if past[i][0] - past[i - 1][0] >= 0.9 * ra), 0)
-            start, age = past[i] if past else (self.last, None)
+            start, age = past[i][:2] if past else (self.last, None)
             # the oldest may have reached the server late (a new connection): its slot opened later
             self.w = _whole(max(0.05, self.opens - start - self.slack.late(age)))
             start -= 1e-6

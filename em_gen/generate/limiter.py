@@ -3,22 +3,27 @@
 `RateLimiter`, in layers:
 - the user's --rpm/--tpm: token buckets, requests evenly spaced;
 - a run-wide cool-down after a 429/529/503: every task waits, instead of each retrying on its own;
-- with `learn=True` (the runner), what the server says, or else what it does:
-  - the first request goes alone: its answer shows whether the server sends rate-limit headers;
-  - with headers (`x-ratelimit-*`, `anthropic-ratelimit-*`; budgets.py `Budget`): every answer, 429s included,
-    states `limit` (per minute), `remaining` and `reset` (when the budget is full again) for requests,
-    input, output or all tokens. What we hold of a budget: the requests in flight, at what they
-    reserved (output tokens by max_tokens), and each answered request, at what it really used,
-    until its own answer's reset. The largest budget seen (remaining + what that request used) is
-    the capacity, and nothing is sent that does not fit in it: never more in flight than
-    `remaining` allows before the reset, and a window's whole budget at once when it opens;
-  - without headers (budgets.py `Learned`): a congestion window, as TCP's slow start, until the first 429.
-    Each 429 episode shows how many requests the server admitted per window (its retry-after
-    dates the window); from then on at most that many go out in any such window (a bucket whose
-    burst is that number, refilled over the window), all at once when it opens; one more is
-    tried after every two clean windows, so a raised limit is found again.
+- with `learn=True` (the runner), what the server says, or else what it does (budgets.py):
+  - the first request goes alone: its answer shows whether the server sends rate-limit headers
+    (with --rpm, whose even spacing is gentle already, neither this nor the slow start below holds
+    requests back; headers and 429s still teach the limiter);
+  - with headers (`x-ratelimit-*`, `anthropic-ratelimit-*`; `Budget`): every answer, 429s
+    included, states `limit` (per minute), `remaining` and `reset` (when the budget is full again)
+    for requests, input, output or all tokens. What we hold of a budget: the requests in flight,
+    at what they reserved (output tokens by max_tokens), and each answered request, at what it
+    really used, until its own answer's reset. The largest budget seen (remaining + what that
+    request used) is the capacity, and nothing is sent that does not fit in it: never more in
+    flight than `remaining` allows before the reset, and a window's whole budget at once when it
+    opens. The lowest `remaining` of the latest answers, less what was sent since, is the other
+    bound (a token bucket refills and settles before its reset): the larger one is used;
+  - without headers (`Learned`): a slow start: after the first request, a window of 10, then one
+    scout alone; each scout that goes through doubles what may follow. Each 429 episode shows how
+    many requests the server admitted per window (its retry-after dates the window): from then on
+    at most that many go out in any such window (a bucket whose burst is that number, refilled
+    over the window), all at once when it opens; one more is tried after every two clean windows,
+    so a raised limit is found again.
   Times are on the client's send clock: a budget freed `reset` after the server counted a request
-  is freed for a request sent `reset` after that one was.
+  is freed for a request sent `reset` after that one was (`Slack` adds a margin for jitter).
 - `observe()` (without `learn`): when a header says nothing is left, nobody sends until its reset.
 `AdaptiveConcurrency`: AIMD on overload (529/503): halve the requests in flight once per episode,
 add one back after a run of clean responses, never above the user's --concurrency.
@@ -90,8 +95,8 @@ class RateLimiter:
         self.mode = "probe" if learn else "off"  # probe -> headers | learned
         self.in_flight: dict[int, Ticket] = {}
         self.budgets: dict[str, Budget] = {}
-        self.slack = Slack()
-        self.learned = Learned(ceiling, self.slack)
+        self.slack = Slack(ceiling)
+        self.learned = Learned(ceiling, self.slack, paced=bool(rpm))
         self._seq = 0
         self._changed = asyncio.Event()
 
@@ -130,8 +135,8 @@ class RateLimiter:
             return ticket
 
     def _server_wait(self, costs: dict, now: float) -> float:
-        if self.mode == "probe":
-            return 0.0 if not self.in_flight else NEVER
+        if self.mode == "probe":  # --rpm already spaces the requests evenly: no burst to hold back
+            return 0.0 if not self.in_flight or self.requests else NEVER
         if self.mode == "learned":
             return self.learned.wait(now, self.in_flight.values())
         wait = 0.0

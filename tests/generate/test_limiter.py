@@ -1,6 +1,7 @@
 import asyncio
 import time
 
+from em_gen.generate.budgets import INITIAL_WINDOW, read_budgets
 from em_gen.generate.limiter import AdaptiveConcurrency, RateLimiter
 from em_gen.providers.base import classify, retry_after
 
@@ -85,8 +86,6 @@ def test_backoff_never_goes_below_what_the_paced_rate_needs():
 
 
 # ---- learning from the server (RateLimiter(learn=True)) ---------------------------------------
-from em_gen.generate.budgets import INITIAL_WINDOW, read_budgets  # noqa: E402
-
 H = "x-ratelimit-"
 
 
@@ -130,13 +129,23 @@ def test_the_first_request_goes_alone():
     asyncio.run(go())
 
 
+def test_with_rpm_the_even_pacing_is_not_held_back_by_the_first_request():
+    async def go():
+        lim = RateLimiter(rpm=600, learn=True)  # 10/s, evenly spaced: no burst to hold back
+        await lim.acquire()
+        _, took = await timed(asyncio.wait_for(lim.acquire(), 0.5))  # the first is still in flight
+        return took
+    assert asyncio.run(go()) < 0.2
+
+
 def test_never_more_in_flight_than_remaining_before_the_reset():
     async def go():
         lim = RateLimiter(learn=True)
         first = await lim.acquire()
         lim.answered(first, oai_headers(2, "0.4s"), {})  # 2 left, the budget full again 0.4 s after it went
         t = time.monotonic()
-        a, b = await lim.acquire(), await lim.acquire()
+        await lim.acquire()
+        await lim.acquire()
         assert time.monotonic() - t < 0.05  # remaining allows two at once
         third, waiting = await pending(lim.acquire(), 0.2)
         assert waiting and len(lim.in_flight) == 2  # not a third before the reset
@@ -262,32 +271,47 @@ def test_a_429_lowers_the_learned_window_at_most_by_half():
     assert asyncio.run(go()) == 5
 
 
-def test_stand_in_end_to_end_through_the_runner(lib):
-    """The runner against a stand-in admitting 10 per 0.5 s: with headers no 429, without only the
-    scout's (one more allowed either way: a loaded machine delays a request now and then); either
-    way the requests go in whole windows."""
+def test_stand_in_end_to_end_through_the_runner(lib, tmp_path):
+    """The runner against a stand-in (its own process, as in production) admitting 10 per second:
+    with headers no 429, without only the scout's (one more let pass either way: a loaded test
+    machine delays a request now and then); either way the requests go in whole windows."""
+    import json
+    import subprocess
+    import sys
+
     from em_gen.generate.plan import make_plan
     from em_gen.generate.prompting import build_request
     from em_gen.generate.runner import RunConfig, Runner
     from em_gen.providers import Pricing
     from em_gen.providers.openai_provider import OpenAIProvider
-    from em_gen.providers.standin.server import StandInServer
 
     reqs = [build_request(lib, j) for j in make_plan(lib, 25, 0, "rl")]
     for headers in (True, False):
-        with StandInServer(library=lib, rate_limit=(10, 0.5), latency=0.05, rate_headers=headers) as srv:
-            runner = Runner(lib, None, OpenAIProvider("m", "x", base_url=srv.base_url + "/v1"),
-                            Pricing("m", None), RunConfig(concurrency=16, progress=False))
+        port_file, stats_file = tmp_path / f"port{headers}", tmp_path / f"stats{headers}.json"
+        srv = subprocess.Popen([sys.executable, "-m", "em_gen.providers.standin.server", "--port-file", str(port_file),
+                                "--stats-file", str(stats_file), "--rate-limit", "10/1", "--latency", "0.05",
+                                *([] if headers else ["--no-rate-headers"])], stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while not port_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            url = f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+            runner = Runner(lib, None, OpenAIProvider("m", "x", base_url=url), Pricing("m", None),
+                            RunConfig(concurrency=16, progress=False))
 
-            async def go():
+            async def go(runner):
                 queue = list(reqs)
 
                 async def worker():
                     while queue:
                         await runner.call(queue.pop())
                 await asyncio.gather(*(worker() for _ in range(16)))
-            asyncio.run(go())
-            stats = srv.stats
-        assert stats["by_status"].get(200) == 25
-        assert stats["by_status"].get(429, 0) <= (1 if headers else 2), (headers, stats["by_status"])
-        assert 1.0 <= stats["span_s"] < 2.0, stats["span_s"]  # three windows of 0.5 s, not one per 1/20 s
+            asyncio.run(go(runner))
+        finally:
+            srv.terminate()
+            srv.wait(timeout=10)
+        stats = json.loads(stats_file.read_text())
+        by = {int(k): v for k, v in stats["by_status"].items()}
+        assert by.get(200) == 25
+        assert by.get(429, 0) <= (1 if headers else 2), (headers, by)
+        assert 2.0 <= stats["span_s"] < 3.0, stats["span_s"]  # in three windows, not one request per 0.1 s
