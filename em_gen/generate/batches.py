@@ -74,7 +74,8 @@ class BatchRunner:
             if parts[-1].get("stop_reason") == "max_tokens" and msgs:
                 msgs = msgs[:-1]
             return slot, continuation_request(self.lib, job, first, msgs, part=len(parts)), self.gen
-        parsed, _, reasons = rules(self.lib, job, parts)
+        ruled = rules(self.lib, job, parts)
+        parsed, _, reasons = ruled
         llm = None
         if self.cfg.judge and not reasons:
             llm = stored_judgement(self.lib, st.judgements.get(job.id, []), parsed)
@@ -88,7 +89,7 @@ class BatchRunner:
                 req = judge_request(self.lib, job.id, parsed, job.engagement, job.channel, self.cfg.temperature)
                 return slot, req, self.judge
         verdict = judge(self.lib, job, parts, self.r.diversity, self.r.provider.name, parts[-1].get("model", ""),
-                        llm=llm)
+                        llm=llm, ruled=ruled)
         self.store.write_verdict(verdict)
         self.r._count(job, verdict)
         return None

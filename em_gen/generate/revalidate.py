@@ -22,13 +22,14 @@ def revalidate(lib: Library, store: Store) -> dict:
     held = []
     for jid, parts in store.state.responses.items():
         job = Job.from_dict(parts[-1]["job"])
-        parsed, _, reasons = rules(lib, job, parts)
+        ruled = rules(lib, job, parts)
+        parsed, _, reasons = ruled
         llm = None if reasons else stored_judgement(lib, store.state.judgements.get(jid, []), parsed)
         if llm is not None and not llm["readable"]:
             held.append(job)
             continue
         rec = judge(lib, job, parts, diversity, parts[-1].get("provider", ""), parts[-1].get("model", ""),
-                    source="revalidate", llm=llm)
+                    source="revalidate", llm=llm, ruled=ruled)
         store.record(rec)
         if jid in before and before[jid] != rec["ok"]:
             changed["now_ok" if rec["ok"] else "now_rejected"] += 1

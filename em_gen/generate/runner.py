@@ -222,10 +222,10 @@ class Runner:
             self.out.failed += 1
             self._tick()
             return
-        llm = None
+        llm, ruled = None, rules(self.lib, job, parts)
         if self.cfg.judge:
             try:
-                llm = await self.llm_judge(job, parts)
+                llm = await self.llm_judge(job, parts, ruled)
             except (_Stop, ProviderError):
                 return  # the verdict waits for the judge; --resume asks again (the log is kept)
             if llm is not None and not llm["readable"]:
@@ -236,15 +236,15 @@ class Runner:
                 self._tick()
                 return
         verdict = judge(self.lib, job, parts, self.diversity, self.provider.name, parts[-1].get("model", ""),
-                        llm=llm)
+                        llm=llm, ruled=ruled)
         self.store.write_verdict(verdict)
         self._count(job, verdict)
 
-    async def llm_judge(self, job: Job, parts: list[dict]) -> dict | None:
+    async def llm_judge(self, job: Job, parts: list[dict], ruled: tuple) -> dict | None:
         """The character judge's reading: a stored readable answer is reused for free; otherwise the
         judge is asked, and asked once more if its answer is not the JSON asked for. None when the
         rules already reject the conversation (the judge is not paid for it)."""
-        parsed, _, reasons = rules(self.lib, job, parts)
+        parsed, _, reasons = ruled
         if reasons:
             return None
         got = stored_judgement(self.lib, self.store.state.judgements.get(job.id, []), parsed)

@@ -58,9 +58,11 @@ def rules(lib: Library, job, parts: list[dict]):
 
 
 def judge(lib: Library, job, parts: list[dict], diversity: Diversity | None, provider: str,
-          model: str, source: str = "live", llm: dict | None = None) -> dict:
-    """The verdict record. `llm` is the optional LLM judge's reading (judge.read_judgement)."""
-    parsed, v, reasons = rules(lib, job, parts)
+          model: str, source: str = "live", llm: dict | None = None, ruled: tuple | None = None) -> dict:
+    """The verdict record. `llm` is the optional LLM judge's reading (judge.read_judgement); `ruled`
+    is what `rules()` already returned for these parts, so the rules run once per conversation."""
+    parsed, v, reasons = ruled if ruled is not None else rules(lib, job, parts)
+    reasons = list(reasons)
     text = parsed.text()
     if not reasons and llm is not None:
         reasons.extend(llm["reasons"])
