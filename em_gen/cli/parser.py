@@ -1,11 +1,9 @@
-"""The `em-gen` command. Exit codes: 0 success, 1 the run failed or stopped early, 2 bad usage or input."""
+"""The main `em-gen` parser and its cross-flag checks (one line and exit 2 for anything wrong)."""
 from __future__ import annotations
 
 import argparse
-import sys
 
-from em_gen.guard import guarded
-from em_gen.library import BadInput, load_library
+from em_gen.library import BadInput
 
 
 class _Parser(argparse.ArgumentParser):
@@ -127,25 +125,3 @@ def check_args(args) -> None:
         raise BadInput("choose a mode: --test, --batch N, --full, --status, --validate FILE, --revalidate, "
                        "--export FMT, --token-lengths, --smoke-train FMT, --report or --cancel-batches "
                        "(see em-gen --help)")
-
-
-def _run(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    check_args(args)
-    lib = load_library(args.scenarios, args.prompts)
-    from em_gen import commands
-    return commands.dispatch(args, lib)
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["eval"]:
-        from em_gen.evaluate.run import main as eval_main
-        return eval_main(argv[1:])
-    return guarded("em-gen", lambda: _run(argv),
-                   interrupted="interrupted; everything paid for is in the journal (continue with --resume)",
-                   os_hint="; data already written is intact (continue with --resume)")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

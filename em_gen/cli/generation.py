@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from em_gen.commands_batch import cancel_batches, print_open_batches
-from em_gen.commands_check import validate_command
+from em_gen.cli.batch import cancel_batches, print_open_batches
+from em_gen.cli.check import validate_command
 from em_gen.generate.journal import Store
 from em_gen.generate.orchestrate import (
     OFFLINE_BANNER,
