@@ -1,5 +1,11 @@
-"""Load and validate the data folders: scenarios/ (mix, core scenarios, topics, nicks, judge rubric)
-and prompts/.
+"""Load and validate the data folders: scenarios/ (mix, core scenarios, topics, nicks, voices, premises,
+judge rubric) and prompts/.
+
+Premises are every `*.yaml` under scenarios/premises/ (`{topic, premises: [...]}`: the hand-written
+`<topic>.yaml` files first, then the files below them such as `expanded/<topic>-<stamp>.yaml` from
+`em-gen premises --expand`, in path order); their topic must be one of topics.yaml, each topic
+needs at least one, and a premise may appear only once in the whole library. Neither a premise nor
+a voice may speak of Em: Em's voice comes from prompts/character.md alone.
 
 Every file is checked against its JSON Schema in scenarios/schema/ before any request is made; a
 bad file raises `BadInput` with one line naming the file and the JSON path.
@@ -9,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +25,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS_DIR = ROOT / "scenarios"
 PROMPTS_DIR = ROOT / "prompts"
-SCENARIO_FILES = ("mix", "core", "topics", "nicks", "judge")
+SCENARIO_FILES = ("mix", "core", "topics", "nicks", "voices", "judge")
+PREMISES_DIR = "premises"
 PROMPT_FILES = ("character.md", "examples.md", "format.md", "job.md", "continue.md", "judge.md", "judge_examples.md")
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the premise files are large
 
 
 class BadInput(Exception):
@@ -35,7 +46,7 @@ def _json_path(err: jsonschema.ValidationError) -> str:
 
 def load_yaml(path: Path, schema_name: str | None = None, schema_dir: Path | None = None):
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except FileNotFoundError:
         raise BadInput(f"{path}: file not found") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
@@ -60,6 +71,9 @@ class Library:
     prompts: dict  # file name -> text
     judge: dict  # the character judge's failure families (scenarios/judge.yaml)
     fingerprint: str  # hash of every scenario and prompt file: changes when the plan's inputs change
+    voices: tuple = ()  # one-line voices for the other speakers (scenarios/voices.yaml)
+    premises: dict | None = None  # topic id -> tuple of premises (scenarios/premises/**.yaml)
+    premise_files: tuple = ()  # the premise files read, relative to scenarios/, in load order
 
     @property
     def em(self) -> str:
@@ -85,6 +99,44 @@ def _check_weights(path: Path, section: str, items: dict) -> None:
     total = sum(v["weight"] for v in items.values())
     if abs(total - 1.0) > 1e-6:
         raise BadInput(f"{path}: $.{section}: weights add up to {total:g}, not 1")
+
+
+def _mentions(name: str) -> re.Pattern:
+    """`Em` as a word, any case, but not the typographic em dash / em space."""
+    return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-]|\s+(?:dash|space|rule)\b|-(?:dash|space))", re.I)
+
+
+def load_premises(sdir: Path, topics: dict, em: str) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...], bytes]:
+    """Every premise file under sdir/premises/: (topic -> premises, files read, their canonical bytes)."""
+    root = sdir / PREMISES_DIR
+    if not root.is_dir():
+        raise BadInput(f"{root}: folder not found (one `<topic>.yaml` of premises per topic of topics.yaml)")
+    files = sorted(root.rglob("*.yaml"), key=lambda p: (len(p.relative_to(root).parts), str(p)))
+    by_topic: dict[str, list[str]] = {t: [] for t in topics}
+    seen: dict[str, str] = {}
+    names_em = _mentions(em)
+    canon = []
+    for path in files:
+        data = load_yaml(path, "premises", sdir / "schema")
+        topic = data["topic"]
+        if topic not in topics:
+            raise BadInput(f"{path}: $.topic: unknown topic {topic!r} (topics.yaml has {', '.join(topics)})")
+        for i, text in enumerate(data["premises"]):
+            text = " ".join(text.split())
+            if names_em.search(text):
+                raise BadInput(f"{path}: $.premises[{i}]: a premise never speaks of {em} "
+                               f"({em}'s voice comes from prompts/character.md): {text[:60]!r}")
+            key = text.lower()
+            if key in seen:
+                raise BadInput(f"{path}: $.premises[{i}]: the same premise is already in {seen[key]}: {text[:60]!r}")
+            seen[key] = str(path.relative_to(sdir))
+            by_topic[topic].append(text)
+        canon.append(json.dumps([str(path.relative_to(sdir)), data], sort_keys=True))
+    empty = [t for t, ps in by_topic.items() if not ps]
+    if empty:
+        raise BadInput(f"{root}: no premises for topic(s) {', '.join(empty)} (add {root}/{empty[0]}.yaml)")
+    return ({t: tuple(ps) for t, ps in by_topic.items()}, tuple(str(p.relative_to(sdir)) for p in files),
+            "\n".join(canon).encode())
 
 
 def load_library(scenarios_dir: Path | None = None, prompts_dir: Path | None = None) -> Library:
@@ -115,6 +167,12 @@ def load_library(scenarios_dir: Path | None = None, prompts_dir: Path | None = N
         for ch in t.get("channels", []):
             if ch not in mix["channels"]:
                 raise BadInput(f"{sdir / 'topics.yaml'}: $.topics.{tid}.channels: unknown channel {ch!r}")
+    names_em = _mentions(mix["em_nick"])
+    for i, voice in enumerate(loaded["voices"]["voices"]):
+        if names_em.search(voice):
+            raise BadInput(f"{sdir / 'voices.yaml'}: $.voices[{i}]: a voice is for the other speakers, never {mix['em_nick']}")
+    premises, premise_files, canon = load_premises(sdir, topics["topics"], mix["em_nick"])
+    digest.update(b"premises\0" + canon)
     prompts = {}
     for name in PROMPT_FILES:
         path = pdir / name
@@ -124,4 +182,5 @@ def load_library(scenarios_dir: Path | None = None, prompts_dir: Path | None = N
             raise BadInput(f"{path}: prompt template not found") from None
         digest.update(name.encode() + b"\0" + prompts[name].encode())
     return Library(mix=mix, core=core, topics=topics["topics"], nicks=loaded["nicks"]["nicks"],
-                   prompts=prompts, judge=loaded["judge"], fingerprint=digest.hexdigest()[:16])
+                   prompts=prompts, judge=loaded["judge"], fingerprint=digest.hexdigest()[:16],
+                   voices=tuple(loaded["voices"]["voices"]), premises=premises, premise_files=premise_files)

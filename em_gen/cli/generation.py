@@ -19,7 +19,8 @@ from em_gen.generate.orchestrate import (
     generate,
     warn,
 )
-from em_gen.generate.plan import jobs_for_bytes, make_plan
+from em_gen.generate.deal import Dealer, shortfall_line
+from em_gen.generate.plan import jobs_for_bytes, make_plan, plan_runs
 from em_gen.generate.preflight import check_before_writing, check_out, read_runs
 from em_gen.generate.prompting import build_request
 from em_gen.generate.runner import RunConfig, Runner
@@ -195,13 +196,7 @@ def status(lib: Library, out: Path, as_json: bool) -> int:
         raise BadInput(f"--status: {out} holds no em-gen run (no run in its journal.jsonl); start one with --batch N or --full")
     store = Store(out)
     try:
-        planned = []
-        for r in store.state.runs:
-            if r.get("n"):
-                prefix = r["run"] if not r.get("extension") else f"{r['run']}x{r['extension']}"
-                if not any(p[0] == prefix for p in planned):
-                    planned.append((prefix, r["n"], r["seed"]))
-        jobs = [j for prefix, n, seed in planned for j in make_plan(lib, n, seed, prefix)]
+        jobs = [j for plan in plan_runs(lib, store.state.runs)[0].values() for j in plan]
         stats = build_stats(lib, store.state, jobs, distinct_of(store))
     finally:
         store.close()
@@ -212,12 +207,15 @@ def status(lib: Library, out: Path, as_json: bool) -> int:
 def estimate(args, lib: Library, provider: str, model: str, n: int) -> int:
     from em_gen.generate import estimate as est
     pricing = pricing_for(model, provider, args.prices)
-    jobs = make_plan(lib, n, args.seed or 0, "estimate")
+    dealer = Dealer(lib, args.seed or 0)
+    jobs = make_plan(lib, n, args.seed or 0, "estimate", dealer)
     cfg = run_config(args, lib, provider)
     gen = est.generation(lib, jobs, provider, model, pricing, cfg.temperature, cfg.max_tokens)
     jm = (args.judge_model or default_judge_model(provider, model)) if cfg.judge else None
     jp = est.judge(lib, jobs, provider, jm, pricing_for(jm, provider, args.prices)) if jm else None
     print(est.format_estimate(n, provider, model, gen, jm, jp, args.batch_api))
+    print(shortfall_line(lib, dealer) or f"premises: {len({j.premise for j in jobs}):,} distinct for {n:,} jobs, "
+          f"none reused ({sum(map(len, lib.premises.values())):,} in the library)")
     return 0
 
 
@@ -301,9 +299,12 @@ def test_single(args, lib, store: Store, opt: Options, pricing, judge_pricing, c
     req = build_request(lib, job, cfg.temperature, cfg.max_tokens)
     bar = "=" * 78
     print(f"{bar}\nJOB {job.id}\n{bar}")
-    for key in ("pattern", "scenario", "engagement", "channel", "topic", "subject", "bucket", "messages",
-                "em_messages", "nicks"):
+    for key in ("pattern", "scenario", "engagement", "channel", "topic", "premise", "bucket", "messages",
+                "em_messages"):
         print(f"  {key:<12} {getattr(job, key)}")
+    print("  cast")
+    for nick, voice in job.cast:
+        print(f"    {nick:<16} {voice}")
     print(f"{bar}\nPROMPT ({provider}/{model}, max_tokens {req.max_tokens}, stop {req.stop!r})\n{bar}")
     print(f"[system]\n{req.system}\n[user]\n{req.user}")
     cfg.progress = False

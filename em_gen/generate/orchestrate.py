@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass
 
 from em_gen.generate.journal import PROGRESS, STATS, Store, atomic_write
-from em_gen.generate.plan import Job, jobs_for_bytes, make_plan, replacement_for
+from em_gen.generate.deal import shortfall_line
+from em_gen.generate.plan import Job, jobs_for_bytes, plan_runs, replacement_for, run_plan
 from em_gen.generate.reach import ReachGuard
 from em_gen.generate.runner import Outcome, RunConfig, Runner
 from em_gen.generate.stats import build_stats
@@ -205,9 +206,11 @@ def generate(lib: Library, store: Store, opt: Options, cfg: RunConfig, pricing: 
     store.open_outputs()
     diversity = load_diversity(store)
     rounds = [r for r in store.state.runs if r["run"] == run["run"] and r.get("extension")]
-    plan = make_plan(lib, run["n"], run["seed"], run["run"])
-    for r in rounds:
-        plan += make_plan(lib, r["n"], run["seed"], f"{run['run']}x{r['extension']}")
+    plans, dealer = plan_runs(lib, store.state.runs)  # premises and casts continue the folder's earlier runs
+    plan = run_plan(plans, run["run"])
+    short = shortfall_line(lib, dealer) if dealer else None
+    if short:
+        warn(short)
     outcome = Outcome()
     held: set[str] = set()  # held by the judge in this session: asked again on --resume/--revalidate only
     try:
@@ -243,7 +246,8 @@ def generate(lib: Library, store: Store, opt: Options, cfg: RunConfig, pricing: 
                    "ts": round(time.time(), 3)}
             store.record(ext)
             rounds.append(ext)
-            plan += make_plan(lib, ext["n"], run["seed"], f"{run['run']}x{k}")
+            plans, dealer = plan_runs(lib, store.state.runs)
+            plan = run_plan(plans, run["run"])
         if held and outcome.status == "done":
             outcome.status = "held"
             outcome.message = (f"{len(held)} conversation(s) held: the judge's answer was not the JSON asked for, "

@@ -4,15 +4,20 @@ Every dimension (engagement, channel, topic, length, core pattern) is apportione
 with the largest-remainder method, so each count is within rounding of its weight. Political
 topics only land in channels that allow them (#culture-war). Core jobs are spread so that every
 sub-scenario meets as many engagement levels and channels as the counts allow.
+
+Every job, core jobs included, gets a premise of its topic (the opening situation of the chat) and
+a cast: a nick and a one-line voice for each other speaker, all dealt without replacement
+(generate/deal.py). A replacement job keeps the premise and cast of the job it replaces (that
+job's log is not in the dataset) and gets fresh message counts.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
+from em_gen.generate.deal import Dealer, rng_for
 from em_gen.library import BadInput, Library
 
 NATURAL = "natural"
@@ -28,10 +33,11 @@ class Job:
     channel: str
     topic: str
     bucket: str
-    subject: str
+    premise: str  # the opening situation (scenarios/premises/), never about Em
     messages: int
     em_messages: int
-    nicks: tuple[str, ...]
+    nicks: tuple[str, ...]  # the other speakers
+    voices: tuple[str, ...] = ()  # one voice per nick, in the same order
     parent: str | None = None  # the job this one replaces after a rejection
     replacement: int = 0
 
@@ -39,14 +45,23 @@ class Job:
     def cell(self) -> tuple:
         return (self.pattern, self.scenario, self.engagement, self.channel, self.topic, self.bucket)
 
+    @property
+    def cast(self) -> list[tuple[str, str]]:
+        """(nick, voice) for each other speaker."""
+        return list(zip(self.nicks, self.voices or ("",) * len(self.nicks)))
+
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["nicks"] = list(self.nicks)
+        d["nicks"], d["voices"] = list(self.nicks), list(self.voices)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Job":
-        return cls(**{**d, "nicks": tuple(d["nicks"])})
+        """A journaled job; one journaled before premises existed gets an empty premise and cast voices."""
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        d.setdefault("premise", "")
+        return cls(**{**d, "nicks": tuple(d["nicks"]), "voices": tuple(d.get("voices") or ())})
 
 
 def apportion(n: int, weights: dict[str, float]) -> dict[str, int]:
@@ -85,26 +100,30 @@ class _Pool:
         return v
 
 
-def _details(lib: Library, rng: random.Random, engagement: str, topic: str, bucket: str) -> dict:
+def _counts(lib: Library, rng: random.Random, engagement: str, bucket: str) -> dict:
     lo, hi = lib.buckets()[bucket]
     n = rng.randint(lo, hi)
     band_lo, band_hi = lib.band(engagement)
     k_lo, k_hi = max(1, math.ceil(band_lo * n)), math.floor(band_hi * n)
     # inside the band, at least 1; if the band holds no whole count, the nearest to its middle
     k = rng.randint(k_lo, k_hi) if k_lo <= k_hi else max(1, round((band_lo + band_hi) / 2 * n))
-    nicks = tuple(rng.sample(lib.other_nicks, rng.randint(4, 7) if bucket == "short" else rng.randint(5, 9)))
-    subject = rng.choice(lib.topics[topic]["subjects"])
-    return {"messages": n, "em_messages": k, "nicks": nicks, "subject": subject}
+    return {"messages": n, "em_messages": k}
 
 
-def _rng(seed: int, key: str) -> random.Random:
-    return random.Random(int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big"))
+def cast_size(rng: random.Random, bucket: str) -> int:
+    return rng.randint(4, 7) if bucket == "short" else rng.randint(5, 9)
 
 
-def make_plan(lib: Library, n: int, seed: int, prefix: str) -> list[Job]:
-    """n jobs with ids `<prefix>-00000`..; the same (library, n, seed, prefix) gives the same plan."""
+_rng = rng_for
+
+
+def make_plan(lib: Library, n: int, seed: int, prefix: str, dealer: Dealer | None = None) -> list[Job]:
+    """n jobs with ids `<prefix>-00000`..; the same (library, n, seed, prefix) gives the same plan.
+    Premises and casts come from `dealer` (a fresh one for `seed` unless given): pass the dealer of
+    the folder's earlier runs to continue their decks (plan_runs)."""
     if n < 0:
         raise BadInput(f"number of jobs must be positive, got {n}")
+    dealer = dealer or Dealer(lib, seed)
     rng = _rng(seed, f"plan:{prefix}:{n}")
     mix = lib.mix
     split = apportion(n, {"core": mix["core_share"], NATURAL: 1 - mix["core_share"]})
@@ -151,17 +170,41 @@ def make_plan(lib: Library, n: int, seed: int, prefix: str) -> list[Job]:
     jobs = []
     for i, row in enumerate(rows):
         job_id = f"{prefix}-{i:05d}"
-        det = _details(lib, _rng(seed, job_id), row["engagement"], row["topic"], row["bucket"])
-        jobs.append(Job(id=job_id, **row, **det))
+        jrng = _rng(seed, job_id)
+        det = _counts(lib, jrng, row["engagement"], row["bucket"])
+        premise = dealer.premise(row["topic"])
+        nicks, voices = dealer.cast(cast_size(jrng, row["bucket"]))
+        jobs.append(Job(id=job_id, **row, premise=premise, **det, nicks=nicks, voices=voices))
     return jobs
 
 
+def plan_runs(lib: Library, runs: list[dict]) -> tuple[dict[str, list[Job]], Dealer | None]:
+    """The plans of an output folder's runs (journal run records, extensions included; --test runs
+    aside), dealt in journal order from one dealer seeded by the first run: (prefix -> jobs, dealer)."""
+    planned: list[tuple[str, int, int]] = []
+    for r in runs:
+        if r.get("n") and r.get("mode") != "test":
+            prefix = r["run"] if not r.get("extension") else f"{r['run']}x{r['extension']}"
+            if not any(p[0] == prefix for p in planned):
+                planned.append((prefix, r["n"], r.get("seed", 0)))
+    if not planned:
+        return {}, None
+    dealer = Dealer(lib, planned[0][2])
+    return {prefix: make_plan(lib, n, seed, prefix, dealer) for prefix, n, seed in planned}, dealer
+
+
+def run_plan(plans: dict[str, list[Job]], run_id: str) -> list[Job]:
+    """One run's jobs (its extensions included) out of plan_runs()."""
+    return [j for prefix, jobs in plans.items() if prefix == run_id or prefix.startswith(run_id + "x") for j in jobs]
+
+
 def replacement_for(lib: Library, job: Job, seed: int) -> Job:
-    """A fresh job for the same cell (pattern, scenario, engagement, channel, topic, bucket)."""
+    """A fresh job for the same cell (pattern, scenario, engagement, channel, topic, bucket), with
+    the same premise and cast (the rejected log is not kept, so they stay used once) and fresh counts."""
     root = job.parent or job.id
     k = job.replacement + 1
     new_id = f"{root}r{k}"
-    det = _details(lib, _rng(seed, new_id), job.engagement, job.topic, job.bucket)
+    det = _counts(lib, _rng(seed, new_id), job.engagement, job.bucket)
     return replace(job, id=new_id, parent=root, replacement=k, **det)
 
 

@@ -23,29 +23,40 @@ def max_tokens_for(messages: int, override: int | None = None) -> int:
     return override or max(1024, messages * TOKENS_PER_MESSAGE + 100)
 
 
+NATURAL_SCENARIO = "none, a natural conversation"
+
+
 def scenario_instruction(lib: Library, job: Job) -> str:
     if not job.scenario:
-        return ("This is a natural conversation: it starts already under way, Em joins organically, "
-                "and it has tangents and no forced resolution.")
+        return ("There is no scenario: Em joins organically, and nothing is forced to a resolution.")
+    return ("The scenario must happen in the log, growing out of the chat about the premise rather than "
+            "replacing it.")
+
+
+def scenario_line(lib: Library, job: Job) -> str:
+    if not job.scenario:
+        return NATURAL_SCENARIO
     sc = lib.scenario(job.scenario)
-    return f"The conversation must contain this situation: {sc['brief']}"
+    return f"{sc['name']}. {sc['brief']}"
+
+
+def cast_lines(job: Job) -> str:
+    """One `- nick: voice` line per other speaker (`- nick` for a voiceless one)."""
+    return "\n".join(f"- {nick}: {voice}" if voice else f"- {nick}" for nick, voice in job.cast)
 
 
 def build_request(lib: Library, job: Job, temperature: float | None = None, max_tokens: int | None = None) -> Request:
     topic = lib.topics[job.topic]
-    sc = lib.scenario(job.scenario) if job.scenario else None
     user = lib.prompts["job.md"].format(
         engagement=job.engagement,
         channel=job.channel,
         channel_description=lib.mix["channels"][job.channel]["description"],
-        topic_id=job.topic,
         topic_name=topic["name"],
-        subject=job.subject,
-        scenario_id=job.scenario or "none",
-        scenario_brief=(f"{sc['name']}: {sc['brief']}" if sc else "none (natural conversation)"),
+        premise=job.premise,
+        scenario=scenario_line(lib, job),
         messages=job.messages,
         em_messages=job.em_messages,
-        nicks=", ".join(job.nicks),
+        cast=cast_lines(job),
         scenario_instruction=scenario_instruction(lib, job),
     )
     return Request(job_id=job.id, system=system_prompt(lib), user=user,
@@ -58,7 +69,7 @@ def continuation_request(lib: Library, job: Job, first: Request, messages: list[
     remaining = max(1, job.messages - len(messages))
     user = lib.prompts["continue.md"].format(
         have=len(messages), messages=job.messages, em_have=em_have, em_messages=job.em_messages,
-        remaining=remaining, em_remaining=max(0, job.em_messages - em_have),
+        remaining=remaining, em_remaining=max(0, job.em_messages - em_have), cast=cast_lines(job),
         log=render(job.engagement, job.channel, messages),
     )
     return Request(job_id=job.id, system=first.system, user=user, temperature=first.temperature,

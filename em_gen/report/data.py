@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from em_gen.generate.journal import JOURNAL, STATS, State, atomic_write, read_jsonl
-from em_gen.generate.plan import make_plan, mix_of
+from em_gen.generate.plan import mix_of, plan_runs
 from em_gen.generate.stats import build_stats
 from em_gen.library import BadInput, Library
 from em_gen.quality.rules.diversity import _tokens
@@ -140,14 +140,8 @@ def read_journal(out: Path) -> tuple[State, list[dict], list[dict], list[tuple[s
 
 def planned_jobs(lib: Library, state: State) -> list:
     """Every run's plan (rounds of a --full run included), as --status plans them."""
-    planned: list[tuple[str, int, int]] = []
-    for r in state.runs:
-        if r.get("n"):
-            prefix = r["run"] if not r.get("extension") else f"{r['run']}x{r['extension']}"
-            if not any(p[0] == prefix for p in planned):
-                planned.append((prefix, r["n"], r.get("seed", 0)))
     try:
-        return [j for prefix, n, seed in planned for j in make_plan(lib, n, seed, prefix)]
+        return [j for jobs in plan_runs(lib, state.runs)[0].values() for j in jobs]
     except (BadInput, KeyError, ValueError):
         return []  # a plan this library cannot remake (other scenarios): the mix shows no plan
 

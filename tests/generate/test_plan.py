@@ -2,7 +2,11 @@ import math
 
 import pytest
 
-from em_gen.generate.plan import apportion, jobs_for_bytes, make_plan, mix_of, replacement_for
+from collections import Counter
+from dataclasses import replace
+
+from em_gen.generate.deal import Dealer, shortfall_line
+from em_gen.generate.plan import Job, apportion, jobs_for_bytes, make_plan, mix_of, plan_runs, replacement_for, run_plan
 
 
 @pytest.mark.parametrize("n", [1, 7, 20, 37, 100, 333, 3400])
@@ -64,6 +68,76 @@ def test_replacement_keeps_the_cell_with_a_new_id(lib):
     assert r1.cell == job.cell == r2.cell
     assert (r1.id, r2.id) == (f"{job.id}r1", f"{job.id}r2") and r2.parent == job.id
     assert r1 == replacement_for(lib, job, 0)
+    # the rejected log is not kept: its premise and cast go to the replacement, with fresh counts
+    assert (r1.premise, r1.nicks, r1.voices) == (job.premise, job.nicks, job.voices)
+    many = [replacement_for(lib, replace(job, replacement=k - 1, parent=job.id if k > 1 else None), 0) for k in range(1, 9)]
+    assert len({(j.messages, j.em_messages) for j in many}) > 1
+
+
+def test_full_plan_deals_every_premise_once_and_spreads_the_cast(lib):
+    """The issue's bar on the --full plan at seed 1: no premise reused, no nick in more than 1% of the
+    logs, no voice in more than 3%."""
+    jobs = make_plan(lib, jobs_for_bytes(lib, 15_000_000), 1, "full1")
+    n = len(jobs)
+    premises = Counter(j.premise for j in jobs)
+    assert premises.most_common(1)[0][1] == 1 and len(premises) == n
+    for j in jobs:
+        assert j.premise in lib.premises[j.topic], "a job's premise is of its own topic (core jobs included)"
+        assert len(j.voices) == len(j.nicks) == len(set(j.nicks)) and len(set(j.voices)) == len(j.voices)
+        assert lib.em not in j.nicks and all(v in lib.voices for v in j.voices)
+        if j.topic == "political":
+            assert j.channel == "#culture-war"
+    assert {j.topic for j in jobs if j.scenario} == set(lib.topics), "core jobs get premises of every topic"
+    nick_logs = Counter(x for j in jobs for x in j.nicks)
+    voice_logs = Counter(v for j in jobs for v in j.voices)
+    assert max(nick_logs.values()) / n <= 0.01 and max(voice_logs.values()) / n <= 0.03
+    # dealt from shuffled decks: every nick is used, and usage differs by at most one
+    assert len(nick_logs) == len(lib.other_nicks) and max(nick_logs.values()) - min(nick_logs.values()) <= 1
+    assert max(voice_logs.values()) - min(voice_logs.values()) <= 1
+    dealer = Dealer(lib, 1)
+    make_plan(lib, n, 1, "full1", dealer)
+    assert shortfall_line(lib, dealer) is None
+
+
+def test_a_short_library_reuses_the_least_used_and_says_how_many_are_missing(lib):
+    small = replace(lib, premises={t: ps[:3] for t, ps in lib.premises.items()})
+    dealer = Dealer(small, 0)
+    jobs = make_plan(small, 200, 0, "t", dealer)
+    for t in small.premises:
+        used = Counter(j.premise for j in jobs if j.topic == t)
+        assert set(used) <= set(small.premises[t])
+        if sum(used.values()) >= 3:
+            assert len(used) == 3 and max(used.values()) - min(used.values()) <= 1, (t, used)
+    need = Counter(j.topic for j in jobs)
+    line = shortfall_line(small, dealer)
+    missing = sum(max(0, need[t] - 3) for t in need)
+    assert line and f"is {missing} short" in line and "em-gen premises --expand" in line
+
+
+def test_later_runs_continue_the_decks(lib):
+    runs = [{"t": "run", "run": "batch1", "mode": "batch", "n": 40, "seed": 0},
+            {"t": "run", "run": "test1", "mode": "test", "n": 1, "seed": 0},
+            {"t": "run", "run": "batch2", "mode": "batch", "n": 40, "seed": 0},
+            {"t": "run", "run": "batch2", "mode": "batch", "n": 40, "seed": 0, "forced": True},
+            {"t": "run", "run": "full1", "mode": "full", "n": 30, "seed": 0},
+            {"t": "run", "run": "full1", "mode": "full", "extension": 1, "n": 20, "seed": 0}]
+    plans, _ = plan_runs(lib, runs)
+    assert list(plans) == ["batch1", "batch2", "full1", "full1x1"]
+    assert plans["batch1"] == make_plan(lib, 40, 0, "batch1"), "the first run is the plan of a fresh folder"
+    every = [j.premise for jobs in plans.values() for j in jobs]
+    assert len(every) == len(set(every)) == 130
+    assert [j.id for j in run_plan(plans, "full1")] == [f"full1-{i:05d}" for i in range(30)] + \
+        [f"full1x1-{i:05d}" for i in range(20)]
+    assert plan_runs(lib, runs)[0] == plans
+
+
+def test_old_journaled_jobs_still_load():
+    old = {"id": "batch1-00000", "pattern": "natural", "scenario": None, "engagement": "LOW", "channel": "#general",
+           "topic": "everyday_life", "bucket": "short", "subject": "food", "messages": 12, "em_messages": 1,
+           "nicks": ["kestrel", "jvk", "rue", "crumb"], "parent": None, "replacement": 0}
+    job = Job.from_dict(old)
+    assert job.premise == "" and job.voices == () and job.nicks == ("kestrel", "jvk", "rue", "crumb")
+    assert Job.from_dict(job.to_dict()) == job
 
 
 def test_jobs_for_target(lib):

@@ -22,6 +22,8 @@ from em_gen.providers.standin.server import Faults, StandInServer, finish
 from em_gen.providers.standin.compose import Composer
 from em_gen.providers.standin.faults import HALLUCINATIONS
 from em_gen.providers.standin.jobs import Job, parse_job
+from em_gen.generate.plan import Job as PlanJob
+from em_gen.generate.prompting import build_request
 
 BANNED = ("happy to help", "how can i help", "great question", "let me know", "hope this helps",
           "as an ai language model", "i understand your concern", "feel free")
@@ -38,17 +40,18 @@ def srv(lib):
         yield s
 
 
-def make_prompt(lib, *, engagement="MEDIUM", channel="#general", topic_id="everyday_life", subject="food",
+def make_prompt(lib, *, engagement="MEDIUM", channel="#general", topic_id="everyday_life", premise=None,
                 scenario_id="boundaries/homework_refusal", messages=16, em_messages=3,
-                nicks="kestrel, mossbyte, jvk, tanuki_, quietriot"):
-    """(system, user) as em-gen builds them: character.md + format.md, and job.md filled in."""
-    topic = lib.topics[topic_id]
-    brief = lib.scenario(scenario_id)["brief"] if scenario_id != "none" else "none: a natural conversation"
-    user = lib.prompts["job.md"].format(
-        engagement=engagement, channel=channel, channel_description=lib.mix["channels"][channel]["description"],
-        topic_id=topic_id, topic_name=topic["name"], subject=subject, scenario_id=scenario_id, scenario_brief=brief,
-        messages=messages, em_messages=em_messages, nicks=nicks, scenario_instruction="")
-    return lib.prompts["character.md"] + "\n\n" + lib.prompts["format.md"], user
+                nicks="kestrel, mossbyte, jvk, tanuki_, quietriot", voices=()):
+    """(system, user) as em-gen builds them (prompting.build_request for a job of these facts)."""
+    names = tuple(n.strip() for n in nicks.split(","))
+    job = PlanJob(id="t-00000", pattern="natural" if scenario_id == "none" else scenario_id.split("/")[0],
+                  scenario=None if scenario_id == "none" else scenario_id, engagement=engagement, channel=channel,
+                  topic=topic_id, bucket="long" if messages > 30 else "short",
+                  premise=premise if premise is not None else lib.premises[topic_id][0],
+                  messages=messages, em_messages=em_messages, nicks=names, voices=tuple(voices))
+    req = build_request(lib, job)
+    return req.system, req.user
 
 
 def oai(base, key="x", cls=openai.OpenAI):
@@ -174,7 +177,7 @@ def test_async_clients(srv, lib):
 def test_long_log_no_repeats_scenario_early_and_clean_lines(srv, lib):
     nicks = ["kestrel", "mossbyte", "jvk", "tanuki_", "quietriot", "hexane"]
     system, user = make_prompt(lib, engagement="HIGH", messages=120, em_messages=40, nicks=", ".join(nicks),
-                               scenario_id="boundaries/help_deflection", topic_id="light_technical", subject="keyboards")
+                               scenario_id="boundaries/help_deflection", topic_id="light_technical")
     text = chat(oai(srv.base_url), system, user).choices[0].message.content
     p = check_log(text, lib, engagement="HIGH", channel="#general", messages=120, em_messages=40, nicks=nicks)
     lines = [t for _, t in p.messages]
@@ -201,7 +204,7 @@ def test_deterministic_and_different_jobs_differ(srv, lib):
         for _ in range(2):
             nicks = ", ".join(rng.sample(lib.nicks, 5))
             system, user = make_prompt(lib, messages=messages, em_messages=em, nicks=nicks, scenario_id="none",
-                                       topic_id="entertainment", subject="movies")
+                                       topic_id="entertainment")
             a = chat(client, system, user).choices[0].message.content
             with StandInServer(library=lib) as fresh:  # same request, same log, also from another server
                 assert chat(oai(fresh.base_url), system, user).choices[0].message.content == a
@@ -248,7 +251,8 @@ def test_continuation_prompt_gives_remaining_lines(srv, lib):
     em_have = sum(n == lib.em for n, _ in have)
     cont = lib.prompts["continue.md"].format(
         have=len(have), messages=30, em_have=em_have, em_messages=6, remaining=30 - len(have),
-        em_remaining=6 - em_have, log=irc.render(p.engagement, p.channel, have))
+        em_remaining=6 - em_have, cast="- kestrel: night-shift nurse, dry\n- jvk: retired postman, cheerful",
+        log=irc.render(p.engagement, p.channel, have))
     out = client.messages.create(model="c", max_tokens=4000, system=system,
                                  messages=[{"role": "user", "content": user}, {"role": "assistant", "content": full[:200]},
                                            {"role": "user", "content": cont}]).content[0].text
@@ -308,7 +312,7 @@ def test_stop_sequences_and_max_tokens(srv, lib):
 
 
 def test_prompt_cache_usage(srv, lib):
-    system, user = make_prompt(lib, subject="cache test " + str(time.time()))
+    system, user = make_prompt(lib, premise="a cache test premise about nothing at all " + str(time.time()))
     client = ant(srv.base_url)
     sys_blocks = [{"type": "text", "text": system + str(time.time()), "cache_control": {"type": "ephemeral"}}]
     kw = dict(model="c", max_tokens=2000, system=sys_blocks, messages=[{"role": "user", "content": user}])

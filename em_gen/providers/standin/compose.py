@@ -13,6 +13,7 @@ import random
 import re
 
 from em_gen.library import Library
+from em_gen.providers.standin.cast import Styler, content_words, first_person
 from em_gen.providers.standin.jobs import (
     _HEADER,
     _SLOT,
@@ -51,6 +52,8 @@ class Composer:
         rng = random.Random(seed_of(prompt))
         cont = parse_continuation(prompt)
         job = parse_job(prompt)
+        if job is not None:
+            self._resolve(job)
         if cont is not None:
             return self.continue_log(cont, job, rng)
         if job is not None:
@@ -70,6 +73,7 @@ class Composer:
         log = _Log(self, job, rng, n, em_pos)
         if scen is not None:
             log.place_scenario(scen, job.scenario_id.split("/")[0])
+        log.place_premise()
         log.place_topic_lines(opening=True)
         return log.fill()
 
@@ -83,6 +87,7 @@ class Composer:
             job = Job(engagement=parsed.engagement or "MEDIUM", channel=parsed.channel or "#general")
             job.nicks = [m for m, _ in parsed.messages if m != self.em]
             job.topic_id = self._guess_topic(cont.log, job.channel, rng)
+            job.voices = dict(cont.voices)
         log = _Log(self, job, rng, n, spread(n, em, rng, start=1 if last_em else 0), parsed.messages)
         log.place_topic_lines(opening=False)
         return "\n".join(f"<{nick}> {text}" for nick, text in log.fill())
@@ -117,6 +122,20 @@ class Composer:
         return lead + "\n".join(out) + "\n"
 
     # ---- helpers ------------------------------------------------------------------------------
+    def _resolve(self, job: Job) -> None:
+        """Topic and scenario ids from the names the JOB block gives (`topic: everyday life`,
+        `scenario: homework refusal. Someone asks...`); ids given as such are kept."""
+        if job.topic_id not in self.lib.topics:
+            name = job.topic_name.lower()
+            job.topic_id = next((t for t, spec in self.lib.topics.items() if spec["name"].lower() == name
+                                 or t == name), job.topic_id)
+        if job.scenario_id in ("", "none") and job.scenario_name:
+            name = job.scenario_name.lower()
+            for pid, pattern in self.lib.core["patterns"].items():
+                for sid, sc in pattern["scenarios"].items():
+                    if name.startswith(sc["name"].lower() + ".") or name.startswith(sc["name"].lower() + ":"):
+                        job.scenario_id = f"{pid}/{sid}"
+
     def _scenario(self, scenario_id: str) -> dict | None:
         if not scenario_id or "/" not in scenario_id:
             return None
@@ -151,8 +170,10 @@ class _Log:
         self.tpl_used: dict[str, int] = {}
         tid = job.topic_id if job.topic_id in c.lib.topics else rng.choice(c._topics(job.channel))
         self.topic = c.lib.topics[tid]
-        self.things = c.things[tid]
-        self.subject = job.subject or rng.choice(self.topic["subjects"])
+        words = content_words(job.premise) if job.premise else []
+        self.things = words + words + c.things[tid]  # the premise's own words come up most
+        self.subject = job.subject or (rng.choice(words) if words else rng.choice(self.topic["subjects"]))
+        self.styler = Styler(job.voices or {})
         others = [t for t in c._topics(job.channel) if t != tid] or [tid]
         self.other_things = [w for t in others for w in c.things[t]]
         self.cast = self._cast(n - len(em_set))
@@ -218,6 +239,16 @@ class _Log:
             self.texts[p] = ems[r]
         self.used.update(norm(t) for t in self.texts if t)
 
+    def place_premise(self) -> None:
+        """The first free line of someone in the cast tells the premise in the first person."""
+        if not self.job.premise:
+            return
+        for i in range(min(3, self.n)):
+            if self.texts[i] is None and self.nicks[i] != self.c.em:
+                self.texts[i] = first_person(self.job.premise, self.rng)
+                self.used.add(norm(self.texts[i]))
+                return
+
     def place_topic_lines(self, opening: bool) -> None:
         rng, t = self.rng, self.topic
         long = self.n > LONG
@@ -255,7 +286,8 @@ class _Log:
                     moves = {m: w for m, w in moves.items() if m not in ("reaction", "agree", "disagree")}
                 move = self.rng.choices(list(moves), list(moves.values()))[0]
             self.texts[i] = self._line(who, move, self.nicks[i], prev)
-        return list(zip(self.nicks, self.texts))
+        styled = [t if nick == em else self.styler.apply(nick, t, self.rng) for nick, t in zip(self.nicks, self.texts)]
+        return list(zip(self.nicks, styled))
 
     def _line(self, who: str, move: str, speaker: str, prev: str | None) -> str:
         g, rng = self.c.g[who], self.rng

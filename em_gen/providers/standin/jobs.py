@@ -17,6 +17,8 @@ _CONT = re.compile(r"after (\d+) of (\d+) messages \((\d+) of (\d+) from [^)]*\)
 _REMAIN = re.compile(r"remaining (\d+) messages?, (\d+) of them from")
 _HEADER = re.compile(r"^ENGAGEMENT:[ \t]*(\S+)[ \t]*\nCHANNEL:[ \t]*(\S+)[ \t]*(?:\n|$)", re.M)
 _START_FROM = re.compile(r"\(start from:\s*(.*?)\)\s*$")
+_CAST_LINE = re.compile(r"^\s*[-*]\s*<?([^\s:<>]+)>?\s*(?::\s*(.*))?$")
+_CHANNEL = re.compile(r"^(\S+)")
 _NORM = re.compile(r"[^a-z0-9 ]+")
 LONG = 30  # logs with more messages than this use more of the data lines
 
@@ -51,6 +53,10 @@ class Job:
     messages: int = 14
     em_messages: int = 2
     nicks: list = field(default_factory=list)
+    topic_name: str = ""  # the JOB block names the topic and the scenario; the composer maps them to ids
+    scenario_name: str = ""
+    premise: str = ""
+    voices: dict = field(default_factory=dict)  # nick -> voice
 
 
 @dataclass
@@ -62,6 +68,7 @@ class Continuation:
     remaining: int
     em_remaining: int
     log: str
+    voices: dict = field(default_factory=dict)  # nick -> voice, from the cast lines before the log
 
 
 def _int(value, default: int) -> int:
@@ -76,21 +83,35 @@ def parse_job(text: str) -> Job | None:
     blocks = _JOB.findall(text)
     if not blocks:
         return None
-    kv = {}
+    kv, cast, in_cast = {}, [], False
     for line in blocks[-1].splitlines():
+        m = _CAST_LINE.match(line) if in_cast else None
+        if m:
+            cast.append((m.group(1).strip("@"), (m.group(2) or "").strip()))
+            continue
         key, sep, value = line.partition(":")
         if sep:
             kv[key.strip().lower()] = value.strip()
+            in_cast = key.strip().lower() == "cast"
     job = Job()
     job.engagement = kv.get("engagement") or job.engagement
-    job.channel = kv.get("channel") or job.channel
+    ch = _CHANNEL.match(kv.get("channel", ""))
+    job.channel = ch.group(1) if ch else job.channel
     job.topic_id = kv.get("topic_id", "")
-    m = _START_FROM.search(kv.get("topic", ""))
+    topic = kv.get("topic", "")
+    m = _START_FROM.search(topic)
     job.subject = m.group(1).strip() if m else ""
+    job.topic_name = _START_FROM.sub("", topic).strip()
+    job.premise = kv.get("premise", "")
     job.scenario_id = kv.get("scenario_id") or "none"
+    job.scenario_name = kv.get("scenario", "")
     job.messages = max(1, _int(kv.get("messages"), job.messages))
     job.em_messages = min(job.messages, _int(kv.get("em_messages"), job.em_messages))
-    job.nicks = [n.strip().strip("<>@") for n in kv.get("nicks", "").split(",") if n.strip()]
+    if cast:
+        job.nicks = [n for n, _ in cast]
+        job.voices = {n: v for n, v in cast if v}
+    else:
+        job.nicks = [n.strip().strip("<>@") for n in kv.get("nicks", "").split(",") if n.strip()]
     return job
 
 
@@ -103,9 +124,12 @@ def parse_continuation(text: str) -> Continuation | None:
     have, total, em_have, em_total = (int(g) for g in m.groups())
     r = _REMAIN.search(text, m.end())
     remaining, em_remaining = (int(r.group(1)), int(r.group(2))) if r else (total - have, em_total - em_have)
+    head = _HEADER.search(text, r.end() if r else m.end())
     start = text.find("\n\n", r.end() if r else m.end())
-    log = text[start + 2:] if start >= 0 else ""
-    return Continuation(have, total, em_have, em_total, max(0, remaining), max(0, em_remaining), log)
+    log = text[head.start():] if head else (text[start + 2:] if start >= 0 else "")
+    between = text[r.end() if r else m.end(): head.start() if head else len(text)]
+    voices = {c.group(1): c.group(2).strip() for c in map(_CAST_LINE.match, between.splitlines()) if c and c.group(2)}
+    return Continuation(have, total, em_have, em_total, max(0, remaining), max(0, em_remaining), log, voices)
 
 
 def spread(n: int, k: int, rng: random.Random, start: int = 1, early: bool = False) -> list[int]:
