@@ -28,6 +28,7 @@ PROMPTS_DIR = ROOT / "prompts"
 SCENARIO_FILES = ("mix", "core", "topics", "nicks", "voices", "judge")
 PREMISES_DIR = "premises"
 PROMPT_FILES = ("character.md", "examples.md", "format.md", "job.md", "continue.md", "judge.md", "judge_examples.md")
+EXTRA_PROMPTS = ("premises.md",)  # em-gen premises --expand: read, but not part of a run's fingerprint
 
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the premise files are large
@@ -181,6 +182,10 @@ def load_library(scenarios_dir: Path | None = None, prompts_dir: Path | None = N
         except FileNotFoundError:
             raise BadInput(f"{path}: prompt template not found") from None
         digest.update(name.encode() + b"\0" + prompts[name].encode())
+    for name in EXTRA_PROMPTS:
+        path = pdir / name
+        if path.exists():
+            prompts[name] = path.read_text(encoding="utf-8")
     return Library(mix=mix, core=core, topics=topics["topics"], nicks=loaded["nicks"]["nicks"],
                    prompts=prompts, judge=loaded["judge"], fingerprint=digest.hexdigest()[:16],
                    voices=tuple(loaded["voices"]["voices"]), premises=premises, premise_files=premise_files)

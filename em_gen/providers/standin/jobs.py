@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from em_gen.library import SCENARIOS_DIR, load_yaml
 from em_gen.quality.judge import JUDGE_MARK  # noqa: F401 (the stand-in's modules read it here)
 
+PREMISES_MARK = "EM-GEN PREMISES"  # first line of prompts/premises.md (em-gen premises --expand)
+
 _SLOT = re.compile(r"\{(\w+)\}")
 _JOB = re.compile(r"^JOB[ \t]*\n(.*?)^END JOB", re.M | re.S)
 _CONT = re.compile(r"after (\d+) of (\d+) messages \((\d+) of (\d+) from [^)]*\)")

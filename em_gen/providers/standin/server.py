@@ -31,7 +31,7 @@ from http.server import ThreadingHTTPServer
 
 from em_gen.providers.standin.batches import BatchStore
 from em_gen.providers.standin.compose import Composer
-from em_gen.providers.standin.jobs import JUDGE_MARK
+from em_gen.providers.standin.jobs import JUDGE_MARK, PREMISES_MARK
 from em_gen.providers.standin.limits import Limits
 from em_gen.providers.standin.faults import (  # noqa: F401
     Faults,
@@ -40,6 +40,7 @@ from em_gen.providers.standin.faults import (  # noqa: F401
     apply_fault,
     content_fault,
 )
+from em_gen.providers.standin.premises import answer as premise_answer
 from em_gen.providers.standin.replay import Replay
 from em_gen.providers.standin.wire import BAD_KEY, BAD_MODEL, _Handler, finish, tokens  # noqa: F401
 
@@ -146,6 +147,9 @@ class StandInServer:
         if JUDGE_MARK in prompt:  # em-gen's character judge: a recorded answer, or an honest pass
             self._stats.add("judge_requests")
             return self.replay.judge(prompt)
+        if prompt.lstrip().startswith(PREMISES_MARK):  # em-gen premises --expand
+            self._stats.add("premise_requests")
+            return premise_answer(prompt)
         replayed = self.replay.log_for(prompt)
         if replayed is not None:
             return replayed
