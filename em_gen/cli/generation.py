@@ -20,6 +20,7 @@ from em_gen.generate.orchestrate import (
     warn,
 )
 from em_gen.generate.deal import Dealer, shortfall_line
+from em_gen.generate.diversity import dataset_diversity
 from em_gen.generate.plan import jobs_for_bytes, make_plan, plan_runs
 from em_gen.generate.preflight import check_before_writing, check_out, read_runs
 from em_gen.generate.prompting import build_request
@@ -198,6 +199,7 @@ def status(lib: Library, out: Path, as_json: bool) -> int:
     try:
         jobs = [j for plan in plan_runs(lib, store.state.runs)[0].values() for j in plan]
         stats = build_stats(lib, store.state, jobs, distinct_of(store))
+        stats["dataset_diversity"] = dataset_diversity(store.state, lib.em)
     finally:
         store.close()
     print(json.dumps(stats, indent=2) if as_json else format_status(stats))

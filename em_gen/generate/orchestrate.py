@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from em_gen.generate.journal import PROGRESS, STATS, Store, atomic_write
 from em_gen.generate.deal import shortfall_line
+from em_gen.generate.diversity import dataset_diversity
 from em_gen.generate.plan import Job, jobs_for_bytes, plan_runs, replacement_for, run_plan
 from em_gen.generate.reach import ReachGuard
 from em_gen.generate.runner import Outcome, RunConfig, Runner
@@ -143,6 +144,7 @@ def write_snapshots(store: Store, lib: Library, run: dict, plan: list[Job],
     stats = build_stats(lib, store.state, plan)
     if outcome is not None:  # the full pass only when a round ends, not for every snapshot
         stats["diversity"] = distinct_of(store)
+        stats["dataset_diversity"] = dataset_diversity(store.state, lib.em)
     atomic_write(store.out / STATS, json.dumps(stats, indent=2) + "\n")
     snap = {"version": 1, "run": {k: v for k, v in run.items() if k != "t"}, "planned_jobs": len(plan),
             "accepted": stats["accepted"], "rejected": stats["rejected"], "failed": stats["failed"],

@@ -118,6 +118,9 @@ def format_status(stats: dict) -> str:
         out += [f"  {code:<22} {n}" for code, n in stats["rejected_by_reason"].items()]
     if "diversity" in stats:
         out.append("diversity: " + "  ".join(f"{k} {v:.3f}" for k, v in stats["diversity"].items()))
+    if stats.get("dataset_diversity"):
+        from em_gen.generate.diversity import format_diversity
+        out += format_diversity(stats["dataset_diversity"])
     planned = stats.get("mix_planned") or {}
     acc = stats["accepted"]
     total_planned = sum(planned.get("engagement", {}).values()) if planned else 0

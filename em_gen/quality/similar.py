@@ -129,3 +129,46 @@ def sketch_pairs(sketches: dict[str, list[int]], threshold: float, k: int = 64) 
         if sim >= threshold:
             out.append((keys[x], keys[y], sim))
     return sorted(out, key=lambda p: -p[2])
+
+
+STOPWORDS = frozenset("""a about above after again against all almost also am an and any are aren't as at be because been
+before being below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down
+during each even ever every few for from further get gets getting got had hadn't has hasn't have haven't having he
+he'd he'll he's her here here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it
+it's its itself just let's like lol me more most much must mustn't my myself no nor not now of off ok okay on once
+one only or other ought our ours ourselves out over own really same say said says she she'd she'll she's should
+shouldn't so some still such than that that's the their theirs them themselves then there there's these they they'd
+they'll they're they've thing things think this those though through to too under until up us very was wasn't we
+we'd we'll we're we've were weren't what what's when when's where where's which while who who's whom why why's will
+with won't would wouldn't yeah yes yet you you'd you'll you're you've your yours yourself yourselves actually
+honestly maybe pretty probably kind sort way well going gonna want know yep nope em""".split())
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS and len(w) > 2]
+
+
+def content_ngrams(texts: list[str], em: str, n: int = 3, skip_em_words: int = 3) -> tuple:
+    """(Em's, everyone's) document frequency of content-word n-grams over rendered logs: n-grams of
+    the words of one message left after dropping function words; Em's skip each message's first
+    `skip_em_words` words (its opener). Counted once per conversation."""
+    from collections import Counter
+    em_df, all_df = Counter(), Counter()
+    tag = f"<{em}> "
+    for text in texts:
+        em_set, all_set = set(), set()
+        for line in text.split("\n"):
+            if not line.startswith("<"):
+                continue
+            end = line.find("> ")
+            if end < 2:
+                continue
+            msg = line[end + 2:]
+            cw = content_words(msg)
+            all_set.update(zip(*(cw[i:] for i in range(n))))
+            if line.startswith(tag):
+                rest = content_words(" ".join(msg.split()[skip_em_words:]))
+                em_set.update(zip(*(rest[i:] for i in range(n))))
+        em_df.update(" ".join(g) for g in em_set)
+        all_df.update(" ".join(g) for g in all_set)
+    return em_df, all_df

@@ -36,6 +36,7 @@ from em_gen.report.page import (
     share_table,
     table,
 )
+from em_gen.generate.diversity import CONTENT_N, dataset_diversity
 from em_gen.report.text import FLAG_MIN, FLAG_SHARE, OPENER_WORDS, Helper, messages_of, sequence_len, text_stats, token_lengths
 
 REPORT = "report.html"
@@ -189,7 +190,35 @@ def diversity_section(data: RunData, st) -> str:
     out.append(para("Shares are of kept conversations containing the item at least once (lowercased, punctuation "
                     f"dropped); hatched bars mark Em lines and 5-grams in more than {FLAG_SHARE:.0%} of them (and "
                     f"in at least {FLAG_MIN}); openers are shown, not flagged.", "sub"))
+    out.append(dataset_section(data.stats.get("dataset_diversity") or {}, st))
     return "".join(out)
+
+
+def dataset_section(d: dict, st) -> str:
+    """Near-duplicate pairs across the dataset, premise/cast reuse, and the most repeated content n-grams."""
+    if not d:
+        return ""
+    pairs = d["near_duplicate_pairs"]
+    p = d["premises"]
+    rows = [[f"near-duplicate pairs at Jaccard >= {k}", f"{v:,}"] for k, v in sorted(pairs.items())]
+    rows += [["closest pair", f"{a} ~ {b} ({s:.2f})"] for a, b, s in d["closest_pairs"][:3]]
+    if p["kept_with_premise"]:
+        rows += [["distinct premises / kept logs with one", f"{p['distinct']:,} / {p['kept_with_premise']:,}"],
+                 ["largest reuse of a premise", f"{p['largest_reuse']}"],
+                 ["busiest nick, share of logs", pct(d["max_nick_share"], 1)],
+                 ["busiest voice, share of logs", pct(d["max_voice_share"], 1)]]
+    n = max(1, d["conversations"])
+    flag = f"> {FLAG_SHARE:.0%}"
+    em = [(g, c, c / n, st.over(c)) for g, c in d["em_content_ngrams"]]
+    every = [(g, c, c / n, st.over(c)) for g, c in d["content_ngrams"]]
+    return ("<h3>Across the dataset</h3>" + grid2(
+        table(["measure", "value"], rows, num={1}),
+        share_table(f"Em's most repeated content {CONTENT_N}-grams (beyond its first words)", em, flag),
+        share_table(f"Most repeated content {CONTENT_N}-grams, whole conversation", every, flag), cls="grid3")
+        + para("Pairs: every pair of kept conversations whose bottom-k MinHash sketches (word 3-grams) estimate "
+               "that Jaccard similarity. Content n-grams: word n-grams of one message after dropping function "
+               "words, so a recurring anecdote or fact shows however it is phrased; shares are of kept "
+               "conversations.", "sub"))
 
 
 def style_section(st) -> str:
@@ -257,6 +286,8 @@ def build_page(lib: Library, data: RunData, helper: Helper) -> str:
         "rejections": rejections_section(data), "cost": cost_section(data), "samples": samples_section(lib, data),
     }
     st = text_stats(texts, lib.em)
+    if "dataset_diversity" not in data.stats:  # stats from before it existed, or rebuilt
+        data.stats["dataset_diversity"] = dataset_diversity(data.state, lib.em)
     finish_stats(data, diversity())
     if second:
         second.close()
