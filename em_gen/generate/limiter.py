@@ -54,6 +54,10 @@ def limiter_key(provider) -> tuple:
     return getattr(provider, "name", ""), getattr(provider, "model", None), str(url or id(provider))
 
 
+class Stopped(Exception):
+    """acquire() after stop(): the request must not be sent."""
+
+
 class Bucket:
     """Token bucket: `rate` units per second, holding at most `capacity`."""
 
@@ -99,6 +103,12 @@ class RateLimiter:
         self.learned = Learned(ceiling, self.slack, paced=bool(rpm))
         self._seq = 0
         self._changed = asyncio.Event()
+        self.stopped = False  # set by stop(): every waiting and later acquire() raises Stopped
+
+    def stop(self) -> None:
+        """A stop was asked for (Ctrl-C, --max-cost): nobody waits for a pacing slot any more."""
+        self.stopped = True
+        self._changed.set()
 
     async def acquire(self, tokens: float = 0.0, *, input_tokens: float = 0.0, output_tokens: float = 0.0) -> Ticket:
         """Wait for a slot. `tokens` is for --tpm; input/output tokens are reserved against the
@@ -107,6 +117,8 @@ class RateLimiter:
                  "tokens": input_tokens + output_tokens}
         async with self._lock:  # FIFO: waiting tasks are served in order
             while True:
+                if self.stopped:
+                    raise Stopped()
                 now = time.monotonic()
                 wait = self.blocked_until - now
                 if self.requests:

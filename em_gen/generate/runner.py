@@ -20,7 +20,7 @@ from tenacity import (
 from tqdm import tqdm
 
 from em_gen.generate.journal import Store
-from em_gen.generate.limiter import AdaptiveConcurrency, RateLimiter, limiter_key
+from em_gen.generate.limiter import AdaptiveConcurrency, RateLimiter, Stopped, limiter_key
 from em_gen.generate.plan import Job, replacement_for
 from em_gen.generate.prompting import Request, build_request, continuation_request
 from em_gen.library import Library
@@ -101,12 +101,23 @@ class Runner:
         self.latency: float | None = None  # moving average of request time, seconds
         self.bar = None
         self.last_error = ""  # the last retried error, shown in the progress line
+        self._stopped = asyncio.Event()  # set with `stopping`: wakes every pacing and retry wait at once
 
     # -- control -------------------------------------------------------------------------------
     def request_stop(self, status: str, message: str = "") -> None:
         if not self.stopping:
             self.stopping = status
             self.out.status, self.out.message = status, message
+            self._stopped.set()
+            for limiter in self.limiters.values():  # nobody waits for a pacing slot any more
+                limiter.stop()
+
+    async def _sleep(self, seconds: float) -> None:
+        """A retry's back-off wait, cut short by a stop (the next attempt then sees it and gives up)."""
+        try:
+            await asyncio.wait_for(self._stopped.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
 
     # -- one request, with limiter, retries and cost ---------------------------------------------
     def _estimate(self, req: Request, pricing: Pricing) -> tuple[float, float]:
@@ -131,11 +142,13 @@ class Runner:
         if limiter is None:
             limiter = self.limiters[limiter_key(provider)] = RateLimiter(self.cfg.rpm, self.cfg.tpm, learn=True,
                                                                          ceiling=self.cfg.concurrency)
+            if self.stopping:
+                limiter.stop()
         tokens, est_cost = self._estimate(req, pricing or self.pricing)
         est_in = (len(req.system) + len(req.user)) / 4
         retrying = AsyncRetrying(retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
                                  wait=self._wait, stop=stop_after_attempt(self.cfg.max_attempts), reraise=True,
-                                 before_sleep=self._on_retry)
+                                 before_sleep=self._on_retry, sleep=self._sleep)
         async for attempt in retrying:
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
@@ -149,7 +162,10 @@ class Runner:
                     raise _Stop()
                 # output tokens reserved by max_tokens against the server's stated budgets, settled
                 # with the real usage when the answer comes (limiter.py)
-                ticket = await limiter.acquire(tokens, input_tokens=est_in, output_tokens=req.max_tokens)
+                try:
+                    ticket = await limiter.acquire(tokens, input_tokens=est_in, output_tokens=req.max_tokens)
+                except Stopped:  # stopped while waiting for a pacing slot: never sent
+                    raise _Stop() from None
                 self.reserved_cost += est_cost
                 try:
                     async with self.concurrency:
