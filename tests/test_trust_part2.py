@@ -73,3 +73,15 @@ def test_a_stop_wakes_every_pacing_wait_and_retry_back_off_at_once(lib, tmp_path
             store.close()
 
     asyncio.run(runner_part())
+
+
+# ---- 8. --max-tokens holds for continuation requests too ---------------------------------------------
+def test_max_tokens_is_honoured_on_continuation_requests(tmp_path, capsys):
+    from em_gen.cli import main
+    out = tmp_path / "d"
+    assert main(["--batch", "3", "--max-tokens", "60", "--no-monitor", "--out", str(out), "--no-progress"]) in (0, 1)
+    capsys.readouterr()
+    parts = [r for r in read_jsonl(out / "journal.jsonl") if r["t"] == "response"]
+    continued = [r for r in parts if r["part"] > 0]
+    assert continued, "the token limit cut the logs, so continuations were asked for"
+    assert max(r["usage"]["output_tokens"] for r in parts) <= 60, [r["usage"] for r in continued]

@@ -73,7 +73,8 @@ class BatchRunner:
             msgs = assemble(self.lib, parts).messages
             if parts[-1].get("stop_reason") == "max_tokens" and msgs:
                 msgs = msgs[:-1]
-            return slot, continuation_request(self.lib, job, first, msgs, part=len(parts)), self.gen
+            return slot, continuation_request(self.lib, job, first, msgs, part=len(parts),
+                                               max_tokens=self.cfg.max_tokens), self.gen
         ruled = rules(self.lib, job, parts)
         parsed, _, reasons = ruled
         llm = None

@@ -63,8 +63,10 @@ def build_request(lib: Library, job: Job, temperature: float | None = None, max_
                    max_tokens=max_tokens_for(job.messages, max_tokens), temperature=temperature)
 
 
-def continuation_request(lib: Library, job: Job, first: Request, messages: list[tuple[str, str]], part: int) -> Request:
-    """Ask for the rest of a log that the token limit cut off."""
+def continuation_request(lib: Library, job: Job, first: Request, messages: list[tuple[str, str]], part: int,
+                         max_tokens: int | None = None) -> Request:
+    """Ask for the rest of a log that the token limit cut off (`max_tokens`: the user's --max-tokens,
+    which holds for continuations too)."""
     em_have = sum(1 for n, _ in messages if n == lib.em)
     remaining = max(1, job.messages - len(messages))
     user = lib.prompts["continue.md"].format(
@@ -73,4 +75,4 @@ def continuation_request(lib: Library, job: Job, first: Request, messages: list[
         log=render(job.engagement, job.channel, messages),
     )
     return Request(job_id=job.id, system=first.system, user=user, temperature=first.temperature,
-                   max_tokens=max_tokens_for(remaining, None), part=part)
+                   max_tokens=max_tokens_for(remaining, max_tokens), part=part)

@@ -214,7 +214,8 @@ class Runner:
                     msgs = assemble(self.lib, parts).messages
                     if parts[-1].get("stop_reason") == "max_tokens" and msgs:
                         msgs = msgs[:-1]
-                    req = continuation_request(self.lib, job, first, msgs, part=len(parts))
+                    req = continuation_request(self.lib, job, first, msgs, part=len(parts),
+                                               max_tokens=self.cfg.max_tokens)
                 else:
                     req = first
                 reply = await self.call(req)
