@@ -85,3 +85,52 @@ def test_max_tokens_is_honoured_on_continuation_requests(tmp_path, capsys):
     continued = [r for r in parts if r["part"] > 0]
     assert continued, "the token limit cut the logs, so continuations were asked for"
     assert max(r["usage"]["output_tokens"] for r in parts) <= 60, [r["usage"] for r in continued]
+
+
+# ---- 9. --out: no empty path, no folder of another kind, '~' expanded --------------------------------
+def test_out_empty_is_refused_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    from em_gen.cli import main
+    monkeypatch.chdir(tmp_path)
+    for mode in (["--batch", "1"], ["--status"], ["--test"]):
+        assert main([*mode, "--out", "", "--no-progress"]) == 2, mode
+        err = capsys.readouterr().err
+        assert "--out" in err and "empty" in err and len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_naming_a_data_folder_of_another_kind_is_refused(tmp_path, capsys):
+    from em_gen.cli import main
+    for folder in (ROOT / "scenarios", ROOT / "prompts"):
+        before = sorted(p.name for p in folder.iterdir())
+        assert main(["--batch", "1", "--out", str(folder), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert str(folder) in err and "not an output folder" in err, err
+        assert sorted(p.name for p in folder.iterdir()) == before
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_bytes(b"\xff\xd8")
+    for mode in (["--batch", "1"], ["--test"]):
+        assert main([*mode, "--out", str(other), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert "holds other data" in err and "cat.jpg" in err, err
+    assert [p.name for p in other.iterdir()] == ["cat.jpg"]
+    # an em-gen folder, an empty one and a new one are fine
+    (tmp_path / "empty").mkdir()
+    for name in ("empty", "new", "new"):
+        assert main(["--batch", "1", "--out", str(tmp_path / name), "--no-progress"]) == 0, name
+    capsys.readouterr()
+
+
+def test_out_expands_the_home_folder(tmp_path, monkeypatch, capsys):
+    from em_gen.cli import main
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    assert main(["--batch", "1", "--out", "~/emdata", "--no-progress"]) == 0
+    assert (home / "emdata" / "journal.jsonl").exists()
+    assert list(cwd.iterdir()) == []  # no folder named "~"
+    capsys.readouterr()
+    assert main(["--status", "--out", "~/emdata"]) == 0
+    assert "accepted" in capsys.readouterr().out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from em_gen.generate.folders import out_path
 from em_gen.library import BadInput
 
 
@@ -19,6 +20,13 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
             return text
         return super()._get_help_string(action)
+
+
+def _out(text: str):
+    try:
+        return out_path(text)
+    except BadInput as e:  # argparse would otherwise print a traceback-free but vague "invalid value"
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--out: ")) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="resume or start even though the plan, provider or model changed")
     p.add_argument("--estimate", action="store_true", help="with --batch/--full: print planned requests, tokens and cost, spend nothing")
     p.add_argument("--json", action="store_true", help="with --validate/--status: machine-readable output")
-    p.add_argument("--out", default="em_character_data", help="output folder")
+    p.add_argument("--out", default="em_character_data", type=_out, help="output folder ('~' expanded)")
     p.add_argument("--target-mb", type=float, default=None, help="with --full: megabytes of accepted training text (default 15)")
     p.add_argument("--provider", choices=["anthropic", "openai", "offline"], default=None,
                    help="default: anthropic if ANTHROPIC_API_KEY is set, else openai if OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline")

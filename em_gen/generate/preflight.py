@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+from em_gen.generate.folders import check_generation_folder
 from em_gen.generate.journal import JOURNAL
 from em_gen.generate.orchestrate import Options, resume_check
 from em_gen.library import BadInput, Library
@@ -60,6 +61,7 @@ def check_before_writing(args, lib: Library, out: Path, default_target_mb: float
         return
     if not (args.test or args.batch is not None or args.full):
         return
+    check_generation_folder(out, args.scenarios, args.prompts)
     mode = "test" if args.test else ("full" if args.full else "batch")
     runs = [] if args.test else read_runs(out)
     resumed = None
