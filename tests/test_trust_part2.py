@@ -134,3 +134,96 @@ def test_out_expands_the_home_folder(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["--status", "--out", "~/emdata"]) == 0
     assert "accepted" in capsys.readouterr().out
+
+
+# ---- 12. the prompt, the style rule and --status say what the plan says: 2-4 sentences ---------------
+# two 4-sentence arguments of 84 and 90 words, the shape of a good hidden log that wall_of_text rejected
+ARGUMENT_84 = ("honestly the sequels get more hate than they earn, and most of it is people grieving their "
+               "childhood rather than judging the films that are actually on screen. the middle one takes real swings with the characters "
+               "and at least tries to say something new about what the whole saga means. the last one is the "
+               "mess everyone says it is, I won't defend the plotting or pacing of it. but lumping all three "
+               "together as one disaster is lazy, and you know that")
+ARGUMENT_90 = ("ok but the prequels had the same problem and everyone has quietly come around on them now, "
+               "mostly because all the kids who grew up with them are adults with opinions on the internet. give it "
+               "ten years and the sequels will get the exact same rehabilitation tour, with video essays and "
+               "everything. none of that makes the dialogue any better in hindsight, to be clear, some of it is genuinely "
+               "painful to sit through again now. I just think nostalgia decides these arguments far more than quality ever does")
+
+
+def _log_with(lib, em_lines):
+    from em_gen.quality.irc import render
+    others = [("kestrel", "the sequels were a disaster and I will not be taking questions"),
+              ("pixelrot", "the throne room fight alone justifies the ticket"),
+              ("vantablack", "the casino planet though. nobody asked for the casino planet"),
+              ("kestrel", "em you can't seriously be defending them"),
+              ("zeroday", "this is going to be a long night"),
+              ("pixelrot", "the music was good at least, everyone agrees on that"),
+              ("vantablack", "the music is always good, that's the one constant"),
+              ("kestrel", "ok fine, the music was good"),
+              ("zeroday", "anyway who is watching the match tonight"),
+              ("pixelrot", "only if it goes to penalties"),
+              ("vantablack", "it's the cup, it always goes to penalties"),
+              ("kestrel", "I'll be there, someone bring snacks")]
+    msgs = others[:4] + [(lib.em, em_lines[0])] + others[4:6] + [(lib.em, em_lines[1])] + others[6:]
+    return render("MEDIUM", "#general", msgs)
+
+
+def test_four_sentences_of_84_and_90_words_are_not_a_wall(lib):
+    from em_gen.quality.irc import parse
+    from em_gen.quality.rules import Expect, check
+    from em_gen.quality.rules.style import sentences
+    assert [sentences(t) for t in (ARGUMENT_84, ARGUMENT_90)] == [4, 4]
+    assert [len(t.split()) for t in (ARGUMENT_84, ARGUMENT_90)] == [84, 90]
+    v = check(parse(_log_with(lib, [ARGUMENT_84, ARGUMENT_90])), lib, Expect())
+    assert not [r for r in v.reasons if r.startswith("wall_of_text")], v.reasons
+
+
+def test_walls_are_bounded_by_sentences_first_and_words_second(lib):
+    from em_gen.quality.irc import parse
+    from em_gen.quality.rules import Expect, check
+    short = "fair, the music carried it. I'll give you that one"
+
+    def walls(line):
+        v = check(parse(_log_with(lib, [line, short])), lib, Expect())
+        return [r for r in v.reasons if r.startswith("wall_of_text")]
+
+    # more than four sentences: a wall, however short they are
+    five = ("It's not that one side is right. It's that the question is badly framed. Everyone assumes there's a "
+            "correct answer. There isn't one, really. It depends on what you grew up with.")
+    assert walls(five) and "5 sentences" in walls(five)[0]
+    # one run-on sentence of 81+ words: a wall by words
+    run_on = ARGUMENT_84.replace(". ", ", ").replace("the whole saga", "the whole saga and the rest of it")
+    assert len(run_on.split()) > 80 and "words" in walls(run_on)[0]
+    # four sentences stretched past 30 words each: a wall by words
+    long4 = " ".join([ARGUMENT_90.split(". ")[0]] * 3) + ". " + ". ".join(ARGUMENT_90.split(". ")[1:])
+    assert len(long4.split()) > 120 and "words" in walls(long4)[0]
+    assert walls(ARGUMENT_84) == [] and walls(ARGUMENT_90) == []
+
+
+def test_the_prompt_and_the_rule_ask_for_the_plans_two_to_four_sentences():
+    from em_gen.quality.rules.context import STANDARD_SENTENCES, WALL_SENTENCES
+    plan = (ROOT.parent / "shared" / "seeds" / "em-character-plan.md")
+    if plan.exists():
+        assert "Standard messages: 2-4 sentences" in plan.read_text(encoding="utf-8")
+    text = (ROOT / "prompts" / "character.md").read_text(encoding="utf-8")
+    assert "one to three sentences" not in text
+    assert text.count("two to four sentences") >= 2  # the channel's messages and Em's
+    assert STANDARD_SENTENCES == (2, 4) and WALL_SENTENCES == STANDARD_SENTENCES[1]
+
+
+def test_status_shows_the_share_of_em_messages_in_two_to_four_sentences(tmp_path, capsys):
+    import json
+
+    from em_gen.cli import main
+    out = tmp_path / "d"
+    assert main(["--batch", "4", "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["--status", "--json", "--out", str(out)]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    per = stats["em_sentences_per_message"]
+    want = (per["2"] + per["3"] + per["4"]) / sum(per.values())
+    assert stats["em_standard_share"] == round(want, 4)
+    assert main(["--status", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if x.startswith("Em messages of 2-4 sentences"))
+    assert f"{100 * want:.1f}%" in line, line

@@ -59,6 +59,8 @@ def build_stats(lib: Library, state: State, planned: list[Job] | None = None, di
     for v in accepted:
         sentences.update(v.get("stats", {}).get("em_sentences", {}))
     stats["em_sentences_per_message"] = {k: sentences.get(k, 0) for k in ("1", "2", "3", "4", "5+")}
+    n_em = sum(stats["em_sentences_per_message"].values())
+    stats["em_standard_share"] = round(sum(sentences.get(k, 0) for k in ("2", "3", "4")) / n_em, 4) if n_em else None
     if distinct is not None:
         stats["diversity"] = distinct
     return stats
@@ -111,8 +113,9 @@ def format_status(stats: dict) -> str:
     sent = stats.get("em_sentences_per_message") or {}
     if sum(sent.values()):
         total = sum(sent.values())
-        out.append("sentences per Em message (plan: 2-4): "
-                   + "  ".join(f"{k}: {_pct(n, total).strip()}" for k, n in sent.items()))
+        standard = sum(sent.get(k, 0) for k in ("2", "3", "4"))
+        out.append(f"Em messages of 2-4 sentences (the plan's standard message): {_pct(standard, total).strip()} "
+                   f"of {total}; by sentences: " + "  ".join(f"{k}: {_pct(n, total).strip()}" for k, n in sent.items()))
     if stats["rejected_by_reason"]:
         out.append("rejections by reason:")
         out += [f"  {code:<22} {n}" for code, n in stats["rejected_by_reason"].items()]

@@ -14,9 +14,15 @@ from em_gen.quality.irc import Parsed
 # ---------------------------------------------------------------------------------------------
 SHORT_WORDS = 3            # a message of at most this many words is a "fragment"
 RAPID_FIRE_SHARE = 0.5     # rapid_fire when more than this share of all messages are fragments
-WALL_WORDS = 80            # an Em message above this many words is a wall of text
-WALL_SENTENCES = 4         # ... or one with more sentences than this (and WALL_MIN_WORDS words)
+# Walls of text, sentences first and words second (the plan: "standard messages: 2-4 sentences"):
+# an Em message of more than WALL_SENTENCES sentences (and WALL_MIN_WORDS words) is a wall; one of
+# up to WALL_SENTENCES is a wall only above max(WALL_WORDS, WALL_WORDS_PER_SENTENCE x its sentences)
+# words: a one- or two-sentence run-on of 81 words is a wall, four sentences of 84-90 words are not.
+WALL_SENTENCES = 4
 WALL_MIN_WORDS = 30
+WALL_WORDS = 80
+WALL_WORDS_PER_SENTENCE = 30
+STANDARD_SENTENCES = (2, 4)  # the plan's standard message, shown by --status as a share of Em's messages
 MAX_MESSAGE_CHARS = 600    # any message longer than this is degenerate
 TOTAL_BYTES_FACTOR = 4     # total text above this multiple of the bucket's typical bytes
 MIN_OTHER_SPEAKERS = 3
