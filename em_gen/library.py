@@ -141,8 +141,12 @@ def load_premises(sdir: Path, topics: dict, em: str) -> tuple[dict[str, tuple[st
 
 
 def load_library(scenarios_dir: Path | None = None, prompts_dir: Path | None = None) -> Library:
-    sdir = Path(scenarios_dir or SCENARIOS_DIR)
-    pdir = Path(prompts_dir or PROMPTS_DIR)
+    sdir = Path(scenarios_dir or SCENARIOS_DIR).expanduser()
+    pdir = Path(prompts_dir or PROMPTS_DIR).expanduser()
+    for flag, d in (("--scenarios", sdir), ("--prompts", pdir)):
+        if not d.is_dir():
+            raise BadInput(f"{flag} {d}: {'not a folder (it is a file)' if d.exists() else 'no such folder'}; "
+                           f"name the folder that holds the {flag[2:]} files")
     digest = hashlib.sha256()
     loaded = {}
     for name in SCENARIO_FILES:
@@ -181,6 +185,12 @@ def load_library(scenarios_dir: Path | None = None, prompts_dir: Path | None = N
             prompts[name] = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise BadInput(f"{path}: prompt template not found") from None
+        except UnicodeDecodeError as e:
+            raise BadInput(f"{path}: not UTF-8 text (byte {e.start}); save the template as UTF-8") from None
+        except OSError as e:
+            raise BadInput(f"{path}: cannot read the prompt template ({e.strerror or e})") from None
+        if not prompts[name].strip():
+            raise BadInput(f"{path}: the prompt template is empty")
         digest.update(name.encode() + b"\0" + prompts[name].encode())
     for name in EXTRA_PROMPTS:
         path = pdir / name

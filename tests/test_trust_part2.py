@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -227,3 +228,106 @@ def test_status_shows_the_share_of_em_messages_in_two_to_four_sentences(tmp_path
     text = capsys.readouterr().out
     line = next(x for x in text.splitlines() if x.startswith("Em messages of 2-4 sentences"))
     assert f"{100 * want:.1f}%" in line, line
+
+
+# ---- 10. templates checked before any write; read-only folders; --scenarios FILE ---------------------
+def _prompts_copy(tmp_path):
+    import shutil
+    d = tmp_path / "prompts"
+    shutil.copytree(ROOT / "prompts", d)
+    return d
+
+
+def test_a_bad_template_is_named_with_its_field_before_anything_is_written(tmp_path, capsys):
+    from em_gen.cli import main
+    cases = (("job.md", lambda t: t + "\nthe mood: {mood}\n", ["job.md", "{mood}", "line"]),
+             ("continue.md", lambda t: t + "\n{0}\n", ["continue.md", "positional"]),
+             ("continue.md", lambda t: t + "\na lone { brace\n", ["continue.md", "brace"]),
+             ("character.md", lambda t: "  \n", ["character.md", "empty"]))
+    for k, (name, edit, needles) in enumerate(cases):
+        prompts = _prompts_copy(tmp_path / f"case{k}")
+        (prompts / name).write_text(edit((prompts / name).read_text(encoding="utf-8")), encoding="utf-8")
+        for mode in (["--batch", "2"], ["--test"], ["--batch", "2", "--estimate"]):
+            out = tmp_path / "out"
+            assert main([*mode, "--prompts", str(prompts), "--out", str(out), "--no-progress"]) == 2, (name, mode)
+            err = capsys.readouterr().err
+            assert len(err.strip().splitlines()) == 1 and "internal error" not in err, err
+            assert all(n in err for n in needles), (needles, err)
+            assert str(prompts / name) in err
+            assert not out.exists(), (name, mode)
+    prompts = _prompts_copy(tmp_path / "bin")
+    (prompts / "continue.md").write_bytes(b"\xff\xfe not utf-8 \x80")
+    assert main(["--batch", "2", "--prompts", str(prompts), "--out", str(tmp_path / "o2"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "continue.md" in err and "UTF-8" in err and "internal error" not in err
+    assert not (tmp_path / "o2").exists()
+
+
+def test_scenarios_or_prompts_naming_a_file_exit_2(tmp_path):
+    from conftest import run_cli
+    for flag in ("--scenarios", "--prompts"):
+        r = run_cli("--batch", "1", flag, str(ROOT / "README.md"), "--out", str(tmp_path / "o"))
+        assert r.returncode == 2, (flag, r.stderr)
+        assert flag in r.stderr and "not a folder" in r.stderr and "--resume" not in r.stderr, r.stderr
+        assert not (tmp_path / "o").exists()
+
+
+def _as_reader_only(args: list[str], folder):
+    """Run em-gen on `folder` as a user who may read it but not write it (root: as nobody)."""
+    import shutil
+    env = {k: v for k, v in os.environ.items() if "API_KEY" not in k and "BASE_URL" not in k}
+    cmd = [sys.executable, "-m", "em_gen.cli", *args]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            import pytest
+            pytest.skip("root without setpriv: cannot drop to a user that may not write")
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        env["HOME"] = "/tmp"
+    else:
+        folder.chmod(0o555)
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    finally:
+        folder.chmod(0o755)
+
+
+def _readonly_folder(tmp_path):
+    import tempfile
+
+    from em_gen.cli import main
+    base = Path(tempfile.mkdtemp(prefix="emgen-ro-"))  # a place another user can reach
+    base.chmod(0o755)
+    out = base / "d"
+    assert main(["--batch", "3", "--out", str(out), "--no-progress"]) == 0
+    out.chmod(0o755)
+    return base, out
+
+
+def test_status_reads_a_read_only_folder(tmp_path, capsys):
+    import shutil
+    base, out = _readonly_folder(tmp_path)
+    capsys.readouterr()
+    try:
+        before = sorted(p.name for p in out.iterdir())
+        r = _as_reader_only(["--status", "--out", str(out)], out)
+        assert r.returncode == 0, r.stderr
+        assert "accepted 3" in r.stdout
+        assert sorted(p.name for p in out.iterdir()) == before
+    finally:
+        shutil.rmtree(base)
+
+
+def test_report_on_a_read_only_folder_names_report_html_and_no_resume(tmp_path, capsys):
+    import shutil
+    base, out = _readonly_folder(tmp_path)
+    capsys.readouterr()
+    try:
+        before = sorted(p.name for p in out.iterdir())
+        r = _as_reader_only(["--report", "--out", str(out)], out)
+        assert r.returncode == 2, r.stderr
+        line = r.stderr.strip().splitlines()
+        assert len(line) == 1 and str(out / "report.html") in line[0] and "read-only" in line[0], r.stderr
+        assert "--resume" not in r.stderr and ".report.html." not in r.stderr
+        assert sorted(p.name for p in out.iterdir()) == before
+    finally:
+        shutil.rmtree(base)

@@ -25,6 +25,7 @@ from em_gen.generate.plan import jobs_for_bytes, make_plan, plan_runs
 from em_gen.generate.preflight import check_before_writing, check_out, read_runs
 from em_gen.generate.prompting import build_request
 from em_gen.generate.runner import RunConfig, Runner
+from em_gen.generate.templates import check_templates
 from em_gen.generate.stats import build_stats, format_status
 from em_gen.library import BadInput, Library
 from em_gen.providers import (
@@ -66,13 +67,13 @@ def dispatch(args, lib: Library) -> int:
         return validate_command(args, lib)
     out = Path(args.out)
     check_out(out)  # --out naming a file: one line saying so, for every mode
+    if args.test or args.batch is not None or args.full or args.revalidate:  # estimate included
+        check_templates(lib, args.prompts)  # a bad template: one line naming file and field, before any write
     if args.status:
         return status(lib, out, args.json)
     if args.report:
-        from em_gen.report import write_run_report
-        page = write_run_report(lib, out)
-        print(f"report: {page} ({page.stat().st_size / 1024:.0f} KB; opens offline)")
-        return 0
+        from em_gen.cli.reporting import report_command
+        return report_command(lib, out)
     if args.export or args.token_lengths or args.smoke_train:
         return training_step(args, lib, out)
     if args.estimate:  # before the output folder is touched: nothing is written, nothing spent
