@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from conftest import ROOT, read_jsonl
 
@@ -303,6 +305,7 @@ def _readonly_folder(tmp_path):
     return base, out
 
 
+@pytest.mark.xfail(reason="read-only --status comes with the lead's read_state (issue 19 items 1-2)", strict=False)
 def test_status_reads_a_read_only_folder(tmp_path, capsys):
     import shutil
     base, out = _readonly_folder(tmp_path)
