@@ -15,6 +15,7 @@ from em_gen.library import load_library
 SUBCOMMANDS = {
     "eval": "em_gen.evaluate.run:main",
     "premises": "em_gen.cli.premises:main",
+    "irc": "em_gen.cli.irc:main",
 }
 
 

@@ -92,8 +92,9 @@ class Composer:
         log.place_topic_lines(opening=False)
         return "\n".join(f"<{nick}> {text}" for nick, text in log.fill())
 
-    def extend(self, prefix: str, rng: random.Random) -> str:
-        """A few plausible next lines after a bare log prefix (evaluation through /v1/completions)."""
+    def extend(self, prefix: str, rng: random.Random, first_em: bool | None = None) -> str:
+        """A few plausible next lines after a bare log prefix (evaluation through /v1/completions).
+        `first_em` fixes whether the first new line is Em's (the next-speaker rate of server.py)."""
         tag = f"<{self.em}>"
         stripped = prefix.rstrip(" ")
         ends_em = stripped.endswith(tag)
@@ -106,7 +107,9 @@ class Composer:
         k = rng.randint(3, 6)
         em_pos = [0] if ends_em else []
         prev_em = ends_em or (bool(parsed.messages) and parsed.messages[-1][0] == self.em)
-        for i in range(len(em_pos), k):
+        if first_em is not None and not ends_em:
+            em_pos, prev_em = ([0], True) if first_em else ([], False)
+        for i in range(len(em_pos) if first_em is None else 1, k):
             prev_em = not prev_em and rng.random() < p_em
             if prev_em:
                 em_pos.append(i)

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import socket
 import sys
@@ -31,7 +32,7 @@ from http.server import ThreadingHTTPServer
 
 from em_gen.providers.standin.batches import BatchStore
 from em_gen.providers.standin.compose import Composer
-from em_gen.providers.standin.jobs import JUDGE_MARK, PREMISES_MARK
+from em_gen.providers.standin.jobs import _HEADER, JUDGE_MARK, PREMISES_MARK, parse_continuation, parse_job, seed_of
 from em_gen.providers.standin.limits import Limits
 from em_gen.providers.standin.faults import (  # noqa: F401
     Faults,
@@ -45,6 +46,7 @@ from em_gen.providers.standin.replay import Replay
 from em_gen.providers.standin.wire import BAD_KEY, BAD_MODEL, _Handler, finish, tokens  # noqa: F401
 
 CACHE_TTL = 300.0
+_ENGAGEMENT = re.compile(r"^ENGAGEMENT:\s*(\S+)", re.MULTILINE)
 
 
 class StandInServer:
@@ -52,7 +54,7 @@ class StandInServer:
                  latency: float = 0.0, port: int = 0, host: str = "127.0.0.1", judge_answers: dict | None = None,
                  replay_logs: list[str] | None = None, batch_delay: float = 0.5, p_batch_error: float = 0.0,
                  p_batch_expired: float = 0.0, token_limit: tuple[int, float] | None = None,
-                 rate_headers: bool = True):
+                 rate_headers: bool = True, next_speaker=None):
         if library is None:
             from em_gen.library import load_library
             library = load_library()
@@ -64,6 +66,9 @@ class StandInServer:
         self.rate_limit = tuple(rate_limit) if rate_limit else None
         self.limits = Limits(self.rate_limit, token_limit, headers=rate_headers)  # requests and tokens
         self.latency = float(latency)
+        # next-speaker rate for bare log prefixes (em-gen irc's question): None (the composer's own
+        # choice), a share in [0, 1], {LEVEL: share}, or "band" (the middle of the header's band)
+        self.next_speaker = next_speaker
         self.host, self.port = host, port
         self._stats = _Stats()
         self._rng = random.Random(self.faults.seed)
@@ -153,6 +158,10 @@ class StandInServer:
         replayed = self.replay.log_for(prompt)
         if replayed is not None:
             return replayed
+        if self.next_speaker is not None:
+            text = self._next_speaker(prompt)
+            if text is not None:
+                return text
         key = hashlib.sha256(prompt.encode("utf-8", "replace")).digest()
         with self._memo_lock:
             text = self._memo.get(key)
@@ -169,9 +178,43 @@ class StandInServer:
         return text
 
 
+    def em_rate(self, engagement: str | None) -> float:
+        ns = self.next_speaker
+        if ns == "band":
+            lo, hi = self.library.mix["engagement"].get(engagement or "", {"band": [0.15, 0.2]})["band"]
+            return (lo + hi) / 2
+        if isinstance(ns, dict):
+            return float(ns.get(engagement, ns.get("*", 0.0)))
+        return float(ns)
+
+    def _next_speaker(self, prompt: str) -> str | None:
+        """A bare log prefix (no JOB, no continuation request): the next speaker is Em for a share
+        `em_rate` of prompts, decided by a hash of the prompt (the same prompt, the same answer)."""
+        if parse_job(prompt) is not None or parse_continuation(prompt) is not None:
+            return None
+        headers = list(_HEADER.finditer(prompt))
+        if not headers:
+            return None
+        log = prompt[headers[-1].start():]
+        level = _ENGAGEMENT.search(log)
+        rate = self.em_rate(level.group(1).upper() if level else None)
+        first_em = seed_of(prompt, "next-speaker") / 2.0 ** 64 < rate
+        self._stats.add("next_speaker", "em" if first_em else "other")
+        return self.composer.extend(log, random.Random(seed_of(prompt)), first_em=first_em)
+
+
 def _parse_rate(text: str) -> tuple[int, float]:
     limit, _, window = text.partition("/")
     return int(limit), float(window or 1)
+
+
+def _next_speaker_arg(text: str | None):
+    if text is None or text == "band":
+        return text
+    v = json.loads(text)
+    if not isinstance(v, (int, float, dict)):
+        raise ValueError(f"--next-speaker: {text!r} is not a share, band or a JSON object")
+    return v
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stats-file", default=None, help="write the stats as JSON here on exit")
     ap.add_argument("--judge-answers", default=None, help="JSON file: judge_key -> recorded judge answer (or a list)")
     ap.add_argument("--batch-delay", type=float, default=0.5, help="seconds until a submitted batch ends")
+    ap.add_argument("--next-speaker", default=None, metavar="RATE|band|JSON",
+                    help="share of bare log prefixes whose next line is Em's: 0.3, band, or {\"LOW\": 0.1, ...}")
     ap.add_argument("--batch-errors", type=float, default=0.0, help="share of batch requests that error")
     ap.add_argument("--batch-expired", type=float, default=0.0, help="share of batch requests that expire")
     args = ap.parse_args(argv)
@@ -198,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                             judge_answers=answers, batch_delay=args.batch_delay, p_batch_error=args.batch_errors,
                             p_batch_expired=args.batch_expired,
                             token_limit=_parse_rate(args.token_limit) if args.token_limit else None,
-                            rate_headers=not args.no_rate_headers)
+                            rate_headers=not args.no_rate_headers,
+                            next_speaker=_next_speaker_arg(args.next_speaker))
     except (ValueError, TypeError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
