@@ -21,8 +21,11 @@ ALLOWED = {
     "train": {"library", "generate", "quality"},
     "report": {"library", "generate", "quality", "train", "providers"},
     "evaluate": {"library", "guard", "providers", "standin", "quality", "generate", "train", "report"},
+    # Em in a live channel and real logs back in: the training render and rules, eval's targets
+    "deploy": {"library", "providers", "quality", "evaluate", "train"},
     # the CLI package (em_gen/cli/): parse flags, call one stage, print
-    "cli": {"library", "guard", "providers", "standin", "quality", "generate", "train", "evaluate", "report"},
+    "cli": {"library", "guard", "providers", "standin", "quality", "generate", "train", "evaluate", "report",
+            "deploy"},
 }
 
 

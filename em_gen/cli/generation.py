@@ -69,6 +69,9 @@ def dispatch(args, lib: Library) -> int:
     check_out(out)  # --out naming a file: one line saying so, for every mode
     if args.test or args.batch is not None or args.full or args.revalidate:  # estimate included
         check_templates(lib, args.prompts)  # a bad template: one line naming file and field, before any write
+    if args.import_logs:
+        from em_gen.cli.import_logs import import_logs_command
+        return import_logs_command(args, lib)
     if args.status:
         return status(lib, out, args.json)
     if args.report:

@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls", action="store_true", help="connect with TLS (certificate checked)")
     p.add_argument("--password", default=None, help="server password (PASS), if the server needs one")
     p.add_argument("--channel", action="append", default=[], metavar="'#NAME=LEVEL'",
-                   help="a channel and its engagement level (repeatable)")
+                   help="a channel and its engagement level (repeatable); '#NAME=#HEADER=LEVEL' names the channel "
+                        "in the prompt's CHANNEL header as the model was trained on it (e.g. '#python=#general=LOW')")
     p.add_argument("--target", metavar="SPEC", help="openai:URL#MODEL (vLLM, llama.cpp server, any /v1/completions) "
                                                    "or hf:PATH[+ADAPTER] (a local checkpoint and LoRA)")
     p.add_argument("--nick", default=None, help="Em's nick (default: the library's, Em); falls back to Em_ when taken")
@@ -82,12 +83,12 @@ def _check(args, lib) -> None:
     if not args.target:
         raise BadInput("--target openai:URL#MODEL or hf:PATH[+ADAPTER] is required")
     args.host, args.port = parse_server(args.server, args.tls)
-    args.channels = {}
+    args.channels, args.headers = {}, {}
     for spec in args.channel:
-        name, level = parse_channel(spec, lib)
+        name, header, level = parse_channel(spec, lib)
         if name.lower() in {c.lower() for c in args.channels}:
             raise BadInput(f"--channel {name}: given twice")
-        args.channels[name] = level
+        args.channels[name], args.headers[name] = level, header
     if args.nick is not None and (not args.nick or any(ch in args.nick for ch in " ,*?!@#:") or len(args.nick) > 30):
         raise BadInput(f"--nick {args.nick!r}: not an IRC nickname")
 
@@ -117,11 +118,12 @@ def run(args) -> int:
     transcript = Transcript(Path(args.transcript))
     target = open_target(spec, device=args.device, concurrency=1, timeout=args.timeout)
     nick = args.nick or lib.em
-    states = {name: ChannelState(name, level) for name, level in args.channels.items()}
+    states = {name: ChannelState(name, level, header=args.headers[name]) for name, level in args.channels.items()}
     decider = Decider(lib, target, transcript, context_tokens=args.context_tokens, max_tokens=args.max_tokens,
                       temperature=args.temperature, top_p=args.top_p, caps=Caps(per_minute=args.per_minute),
                       tokens=tokens)
     transcript.write("start", server=args.host, port=args.port, tls=args.tls, nick=nick, channels=args.channels,
+                     headers=args.headers,
                      target=spec.describe(), per_minute=args.per_minute, operators=len(operators.masks))
     client = EmClient(args.host, args.port, states, decider, transcript, operators, list(lib.mix["engagement"]),
                       nick=nick, tls=args.tls, password=args.password, debounce=args.debounce,

@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--smoke-train", choices=["completion", "em", "turns"], help="a few LoRA steps with Axolotl on the dataset before a real run; fails on a non-finite loss")
     mode.add_argument("--report", action="store_true", help="write OUT/report.html: one self-contained page with the run's figures (opens offline)")
     mode.add_argument("--cancel-batches", action="store_true", help="cancel the open provider batches of --out (what already succeeded is read and kept)")
+    mode.add_argument("--import-logs", nargs="+", metavar="FILE", help="real channel logs -> reviewed candidate records in OUT/real/ (windows around Em's lines, pseudonymised, gated, deduplicated)")
+    p.add_argument("--format", choices=["transcript", "weechat", "irssi", "znc"], default="transcript", help="with --import-logs: the logs' format")
+    p.add_argument("--channel", action="append", metavar="'#NAME=LEVEL'", help="with --import-logs: a channel's engagement level ('#NAME=#HEADER=LEVEL' names the header's channel); repeatable")
+    p.add_argument("--em-nick", default=None, metavar="NICK", help="with --import-logs: Em's nick in foreign logs (default Em; NICK_ too)")
+    p.add_argument("--no-pseudonymise", action="store_true", help="with --import-logs: keep other people's nicks (pseudonymised by default)")
     p.add_argument("--batch-api", action="store_true", help="with --batch/--full: send the requests as provider batches (Anthropic Message Batches, OpenAI Batch) at half price, in rounds")
     p.add_argument("--smoke-batch", type=int, default=50, metavar="N", help="with --batch-api: the first round's jobs, checked by the quality monitor before the rest is submitted")
     p.add_argument("--poll-interval", type=float, default=60.0, metavar="S", help="with --batch-api: the longest wait between polls of an open batch")
@@ -126,10 +131,12 @@ def check_args(args) -> None:
         raise BadInput(f"--fraction must be in (0, 1], got {args.fraction}")
     if not 0 <= args.holdout < 1:
         raise BadInput(f"--holdout must be in [0, 1), got {args.holdout}")
+    if (args.channel or args.em_nick or args.no_pseudonymise) and not args.import_logs:
+        raise BadInput("--channel, --em-nick and --no-pseudonymise go with --import-logs (for a live channel: em-gen irc)")
     _positive(args, "steps")
     _positive(args, "sequence-len")
     if not (generating or args.status or args.validate or args.revalidate or args.export or args.token_lengths
-            or args.smoke_train or args.report or args.cancel_batches):
+            or args.smoke_train or args.report or args.cancel_batches or args.import_logs):
         raise BadInput("choose a mode: --test, --batch N, --full, --status, --validate FILE, --revalidate, "
-                       "--export FMT, --token-lengths, --smoke-train FMT, --report or --cancel-batches "
+                       "--export FMT, --token-lengths, --smoke-train FMT, --report, --cancel-batches or --import-logs FILE "
                        "(see em-gen --help)")

@@ -185,7 +185,7 @@ class EmClient(irc.bot.SingleServerIRCBot):
         self.joined.clear()
         self.channels = irc.bot.IRCDict()
         why = e.arguments[0] if e.arguments else ""
-        self.transcript.write("disconnect", why=why)
+        self.transcript.write("disconnect", why=why, quitting=self.stopping)
         if self.stopping or not self.welcomed.is_set():
             return
         self.first = False

@@ -1,6 +1,7 @@
 """What `em-gen irc` is told: the server, the channels with their engagement, the operators.
 
-Channel spec: `#name=LEVEL` (LEVEL one of the library's engagement levels, e.g. LOW/MEDIUM/HIGH).
+Channel spec: `#name=LEVEL` (LEVEL one of the library's engagement levels, e.g. LOW/MEDIUM/HIGH), or
+`#name=#header=LEVEL` to give the prompt's CHANNEL header a trained channel's name (`#python=#general=LOW`).
 A channel name starts with `#` or `&`, is at most 50 bytes and has no space, comma, BEL or control
 character (RFC 2812 section 1.3).
 
@@ -33,17 +34,25 @@ def check_channel(name: str, flag: str = "--channel") -> str:
     return name
 
 
-def parse_channel(spec: str, lib: Library, flag: str = "--channel") -> tuple[str, str]:
-    """`#name=LEVEL` -> (channel, LEVEL)."""
-    name, sep, level = spec.rpartition("=")
+def parse_channel(spec: str, lib: Library, flag: str = "--channel") -> tuple[str, str, str]:
+    """`#name=LEVEL` or `#name=#header=LEVEL` -> (channel, the CHANNEL header's name, LEVEL).
+
+    The header names the channel as the model was trained on it (#general, #shoggoth, #culture-war);
+    by default it is the channel's own name."""
+    left, sep, level = spec.rpartition("=")
     if not sep:
-        raise BadInput(f"{flag}: {spec!r}: expected '#name=LEVEL', e.g. '#general=LOW'")
+        raise BadInput(f"{flag}: {spec!r}: expected '#name=LEVEL' or '#name=#header=LEVEL', e.g. '#general=LOW'")
+    name, sep2, header = left.partition("=")
     check_channel(name, flag)
+    if sep2:
+        check_channel(header, flag)
+    else:
+        header = name
     level = level.strip().upper()
     levels = list(lib.mix["engagement"])
     if level not in levels:
         raise BadInput(f"{flag}: {spec!r}: engagement {level or '(empty)'!r} is not one of {', '.join(levels)}")
-    return name, level
+    return name, header, level
 
 
 def parse_server(text: str, tls: bool) -> tuple[str, int]:

@@ -37,10 +37,14 @@ class ChannelState:
     name: str
     engagement: str
     muted: bool = False
+    header: str = ""  # the CHANNEL header's name (default: the channel's own)
     log: collections.deque = field(default_factory=lambda: collections.deque(maxlen=MAX_LOG))  # (seq, speaker, text)
     em_times: collections.deque = field(default_factory=collections.deque)
     seq: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self):
+        self.header = self.header or self.name
 
     def add(self, speaker: str, text: str) -> int:
         with self.lock:
@@ -132,7 +136,7 @@ class Decider:
             rec["reasons"] = ["muted"]
             return self.transcript.write("decision", **rec)
         budget = max(256, self.context_tokens - self.max_tokens)
-        prompt, rec["context_lines"], rec["prompt_tokens"] = render_prompt(engagement, st.name, messages, budget,
+        prompt, rec["context_lines"], rec["prompt_tokens"] = render_prompt(engagement, st.header, messages, budget,
                                                                            self.tokens)
         self._seed += 1
         t0 = self.clock()
@@ -151,7 +155,7 @@ class Decider:
                 rec["reasons"] = ["unreadable: the continuation does not start with a <nick> line"]
             return self.transcript.write("decision", **rec)
         context = [(s, t) for s, t in messages[-rec["context_lines"]:]] if rec["context_lines"] else []
-        verdict = check_line(self.lib, engagement, st.name, context, raw, nick)
+        verdict = check_line(self.lib, engagement, st.header, context, raw, nick, channel=st.name)
         rec["candidate"] = verdict.text
         with st.lock:
             stale = st.seq != trigger

@@ -65,18 +65,20 @@ def _reasons(lib: Library, engagement: str, channel: str, messages: list[tuple[s
     return out
 
 
-def check_line(lib: Library, engagement: str, channel: str, context: list[tuple[str, str]], raw: str,
-               nick: str) -> LineVerdict:
-    """The candidate `raw` (the model's text after `<Em>`) as Em's next line after `context`."""
+def check_line(lib: Library, engagement: str, header: str, context: list[tuple[str, str]], raw: str,
+               nick: str, channel: str | None = None) -> LineVerdict:
+    """The candidate `raw` (the model's text after `<Em>`) as Em's next line after `context`, in a
+    log whose header says `header`; `channel` is the IRC channel it goes to (default `header`)."""
     first, _, rest = raw.lstrip(" ").partition("\n")
     text = first.strip()
     trimmed = bool(rest.strip())
-    text, cut = fit_bytes(text, byte_budget(nick, channel))
+    text, cut = fit_bytes(text, byte_budget(nick, channel or header))
     trimmed = trimmed or cut
     if not text:
         return LineVerdict("", False, ["empty_message: the model's line for Em is empty"], trimmed)
     em = lib.em
-    before = set(_reasons(lib, engagement, channel, context))
-    after = _reasons(lib, engagement, channel, context + [(em, text)])
-    new = [r for r in after if r not in before and r.split(":", 1)[0] not in NOT_LINE_CODES]
+    before = set(_reasons(lib, engagement, header, context))
+    after = _reasons(lib, engagement, header, context + [(em, text)])
+    new = [r for r in after if r not in before and r.split(":", 1)[0] not in NOT_LINE_CODES
+           and not (r.startswith("too_long:") and not r.startswith("too_long: message"))]  # the log's total size
     return LineVerdict(text, not new, new, trimmed)

@@ -36,7 +36,7 @@ def transcript_stats(path, lib: Library) -> dict:
                     level[ch] = change["engagement"]
         elif k == "private":
             controls["ignored"] += 1
-        elif k == "disconnect":
+        elif k == "disconnect" and not r.get("quitting"):
             reconnects += 1
         elif k == "line":
             ch = r.get("channel", "?")

@@ -94,7 +94,7 @@ class User:
         self.lock = threading.Lock()
         self.welcomed = threading.Event()
         self.joined: set[str] = set()
-        for kind in ("pubmsg", "privmsg", "notice"):
+        for kind in ("pubmsg", "privmsg", "privnotice"):
             self.reactor.add_global_handler(kind, self._on_msg)
         self.reactor.add_global_handler("welcome", lambda c, e: self.welcomed.set())
         self.reactor.add_global_handler("join", self._on_join)
@@ -110,7 +110,7 @@ class User:
 
     def _on_msg(self, c, e):
         with self.lock:
-            self.seen.append((e.type, e.source.nick if e.source else "", e.target, e.arguments[0] if e.arguments else ""))
+            self.seen.append(("notice" if e.type == "privnotice" else e.type, e.source.nick if e.source else "", e.target, e.arguments[0] if e.arguments else ""))
 
     def _on_join(self, c, e):
         if e.source.nick == c.get_nickname():
@@ -137,7 +137,7 @@ class User:
         self.thread.join(5)
 
 
-def wait_for(pred, timeout: float, what: str, step: float = 0.02):
+def wait_for(pred, timeout: float, what: str, step: float = 0.005):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         got = pred()
@@ -147,24 +147,34 @@ def wait_for(pred, timeout: float, what: str, step: float = 0.02):
     raise AssertionError(f"timed out after {timeout:g} s waiting for: {what}")
 
 
+_TAILS: dict[Path, list] = {}  # path -> [bytes read, whole records]
+
+
 def records(path: Path, kind: str | None = None) -> list[dict]:
+    """The transcript's whole records so far (read incrementally: polling stays cheap)."""
+    path = Path(path)
     if not path.exists():
         return []
-    out = []
-    for line in path.read_bytes().splitlines():
-        try:
-            r = json.loads(line)
-        except ValueError:
-            continue
-        if kind is None or r["kind"] == kind:
-            out.append(r)
-    return out
+    tail = _TAILS.setdefault(path, [0, []])
+    size = path.stat().st_size
+    if size < tail[0]:
+        tail[:] = [0, []]
+    if size > tail[0]:
+        with path.open("rb") as f:
+            f.seek(tail[0])
+            data = f.read(size - tail[0])
+        end = data.rfind(b"\n") + 1
+        for line in data[:end].splitlines():
+            if line.strip():
+                tail[1].append(json.loads(line))
+        tail[0] += end
+    return [r for r in tail[1] if kind is None or r["kind"] == kind]
 
 
 def start_em(port: int, transcript: Path, target: str, channels: list[str], *extra: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in KEY_VARS}
     args = [sys.executable, "-m", "em_gen.cli", "irc", "--server", f"127.0.0.1:{port}", "--target", target,
-            "--transcript", str(transcript), "--debounce", "0.05", "--backoff-max", "1"]
+            "--transcript", str(transcript), "--debounce", "0.02", "--backoff-max", "1"]
     for ch in channels:
         args += ["--channel", ch]
     return subprocess.Popen(args + list(extra), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
