@@ -33,14 +33,14 @@ def import_logs_command(args, lib: Library) -> int:
         prov = make_provider(provider, model, api=args.api, timeout=args.timeout,
                              base_url=server.base_url + "/v1" if server else None)
         judge = make_judge(lib, prov, args.concurrency, report=lambda m: print(m, file=sys.stderr))
-    else:
-        print("import: rules only (no character judge: no key set, or --no-judge)", file=sys.stderr)
     try:
         f = import_logs(lib, args.import_logs, args.format, Path(args.out), channels, em_nick=args.em_nick,
                         pseudonymise=not args.no_pseudonymise, judge=judge)
     finally:
         if server:
             server.stop()
+    if judge is None:
+        print("import: rules only (no character judge: no key set, or --no-judge)", file=sys.stderr)
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(f["by_reason"].items(), key=lambda kv: -kv[1])) or "none"
     print(f"import: {f['files']} file(s), {f['lines']} lines ({f['em_lines']} by Em, {f['skipped_lines']} non-message "
           f"lines skipped) -> {f['windows']} windows: {f['kept']} kept, {f['rejected']} rejected, "
