@@ -13,7 +13,7 @@ from em_gen.library import load_library
 
 # `em-gen NAME ...` -> "module:function"; each takes the remaining argv and returns an exit code
 SUBCOMMANDS = {
-    "eval": "em_gen.evaluate.run:main",
+    "eval": "em_gen.cli.eval:main",
     "premises": "em_gen.cli.premises:main",
     "irc": "em_gen.cli.irc:main",
 }

@@ -13,11 +13,10 @@ bootstrap CI over probes (report §3.4: variance-aware evaluation). With --compa
 same probes and seeds and the difference comes with a paired-bootstrap CI.
 
 Writes the report to --out (JSON) and every sample to the same name with .samples.jsonl; prints a table.
-Exit codes: 0 done, 1 the run failed (endpoint down, generation error), 2 bad usage or input.
+The flags are parsed in em_gen/cli/eval.py; `--sweep` (many checkpoints) lives in sweep.py.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -26,7 +25,6 @@ from pathlib import Path
 from em_gen.evaluate.metrics import score_sample
 from em_gen.evaluate.probes import (
     DEFAULT_HELDOUT,
-    PROBES_FILE,
     Probe,
     load_heldout,
     load_probes,
@@ -35,7 +33,6 @@ from em_gen.evaluate.probes import (
 from em_gen.evaluate.judge import judge_all, judge_provider
 from em_gen.evaluate.report import compare, format_table, summarise
 from em_gen.evaluate.targets import (
-    EvalFailure,
     TargetSpec,
     check_spec,
     normalise_url,
@@ -43,94 +40,10 @@ from em_gen.evaluate.targets import (
     parse_spec,
     warn,
 )
-from em_gen.guard import EXIT_OK, guarded
+from em_gen.guard import EXIT_OK
 from em_gen.library import BadInput, Library, load_library
 
 REPORT_VERSION = 1
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise BadInput(f"{message} (see em-gen eval --help)")
-
-
-USAGE = """em-gen eval --model PATH [--adapter LORA_DIR] [--device auto|cpu|cuda] [options]
-       em-gen eval --endpoint URL --model NAME [options]
-       em-gen eval --compare BASE TUNED [options]"""
-
-DESCRIPTION = """\
-Does the tuned model behave like Em? The model continues IRC log prefixes (scenarios/probes.yaml and
-cuts of the held-out split from export), --samples times each; every continuation is scored with the
-quality gate's rules. Each metric is reported overall, per engagement level and per channel as a mean
-with a 95% bootstrap CI over probes. Report: --out (JSON) and <out>.samples.jsonl; a table on stdout.
-
-targets:
-  --model PATH [--adapter DIR]   a local Hugging Face checkpoint (+ LoRA adapter), torch/transformers/peft
-  --endpoint URL --model NAME    an OpenAI-compatible /v1/completions server (vLLM, llama.cpp, ...)
-  --compare BASE TUNED           both, same probes and seeds, plus tuned - base with paired-bootstrap CIs;
-                                 each of BASE and TUNED is one of
-                                   hf:PATH            a local checkpoint
-                                   hf:PATH+ADAPTER    ... with a LoRA adapter
-                                   openai:URL#MODEL   model MODEL served at URL (/v1 added if URL has no path)
-  e.g. em-gen eval --compare hf:models/base hf:models/base+outputs/em-lora
-       em-gen eval --compare openai:http://127.0.0.1:8000/v1#base openai:http://127.0.0.1:8000/v1#em-lora"""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="em-gen eval", usage=USAGE, description=DESCRIPTION,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
-    t = p.add_argument_group("target")
-    t.add_argument("--model", metavar="PATH|NAME", help="local checkpoint folder; with --endpoint the served model name")
-    t.add_argument("--adapter", metavar="DIR", help="LoRA adapter folder on top of --model PATH (loaded with peft)")
-    t.add_argument("--endpoint", metavar="URL", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
-    t.add_argument("--compare", nargs=2, metavar=("BASE", "TUNED"), help="two target specs (see above)")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="for local checkpoints (default: auto = cuda when torch sees one)")
-    g = p.add_argument_group("probes and sampling")
-    g.add_argument("--probes", default=str(PROBES_FILE), metavar="FILE",
-                   help="hand-written probes, or 'none' (default: the repo's scenarios/probes.yaml)")
-    g.add_argument("--heldout", default=None, metavar="FILE",
-                   help=f"held-out split written by export, or 'none' (default: {DEFAULT_HELDOUT} if it exists)")
-    g.add_argument("--max-heldout", type=int, default=40, metavar="N",
-                   help="held-out conversations to cut, 3 probes each (default: 40)")
-    g.add_argument("--limit", type=int, default=None, metavar="N",
-                   help="at most N hand-written probes, every kind kept (default: all)")
-    g.add_argument("--samples", type=int, default=5, metavar="N", help="continuations per probe (default: 5)")
-    g.add_argument("--seed", type=int, default=0, metavar="N", help="sampling and bootstrap seed (default: 0)")
-    g.add_argument("--temperature", type=float, default=0.8, metavar="T", help="(default: 0.8; 0 = greedy)")
-    g.add_argument("--top-p", type=float, default=0.95, metavar="P", help="(default: 0.95)")
-    g.add_argument("--turns", type=int, default=6, metavar="N",
-                   help="lines to generate per probe; a probe may set its own (default: 6)")
-    g.add_argument("--line-tokens", type=int, default=64, metavar="N",
-                   help="token budget per line: max tokens = turns x N (default: 64)")
-    g.add_argument("--bootstrap", type=int, default=1000, metavar="B", help="bootstrap resamples (default: 1000)")
-    r = p.add_argument_group("running")
-    r.add_argument("--batch-size", type=int, default=8, metavar="N", help="local: prompts per generate call (default: 8)")
-    r.add_argument("--concurrency", type=int, default=8, metavar="N", help="endpoint and judge: requests in flight (default: 8)")
-    r.add_argument("--timeout", type=float, default=300.0, metavar="S", help="seconds per request (default: 300)")
-    r.add_argument("--judge", action="store_true", help="also grade every continuation with an LLM judge (prompts/judge.md)")
-    r.add_argument("--judge-provider", choices=["anthropic", "openai", "offline"], default=None,
-                   help="default: as em-gen picks it (ANTHROPIC_API_KEY, else OPENAI_API_KEY/OPENAI_BASE_URL, else offline)")
-    r.add_argument("--judge-model", default=None, metavar="NAME", help="default: the provider's judge default (claude-haiku-4-5, gpt-4.1-mini; the stand-in for offline)")
-    r.add_argument("--out", default=None, metavar="FILE", help="report JSON (default: em_character_data/eval/<time>.json)")
-    r.add_argument("--report", default=None, metavar="FILE", help="render an existing report JSON as one self-contained page next to it (REPORT.json -> REPORT.html) and exit")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--scenarios", default=None, metavar="DIR", help="scenario folder (default: the repo's scenarios/)")
-    r.add_argument("--prompts", default=None, metavar="DIR", help="prompt folder, for --judge (default: the repo's prompts/)")
-    return p
-
-
-def check_args(args) -> None:
-    for name in ("samples", "turns", "line_tokens", "batch_size", "concurrency", "timeout", "max_heldout", "limit"):
-        v = getattr(args, name)
-        if v is not None and v <= 0:
-            raise BadInput(f"--{name.replace('_', '-')} must be positive, got {v}")
-    if args.bootstrap < 0:
-        raise BadInput(f"--bootstrap must be non-negative, got {args.bootstrap}")
-    if not 0 <= args.temperature <= 2:
-        raise BadInput(f"--temperature must be between 0 and 2, got {args.temperature}")
-    if not 0 < args.top_p <= 1:
-        raise BadInput(f"--top-p must be in (0, 1], got {args.top_p}")
 
 
 def targets(args) -> list[tuple[str, TargetSpec]]:
@@ -231,32 +144,50 @@ def _sample_counts(rows: list[dict]) -> dict[str, int]:
     return counts
 
 
-def default_out() -> Path:
-    return Path("em_character_data") / "eval" / (time.strftime("%Y%m%d-%H%M%S") + ".json")
+def report_head(args, lib: Library, probes: list[Probe], sources: dict) -> dict:
+    """The fields every report starts with: when, the settings, the levels and channels."""
+    return {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "settings": {"samples": args.samples, "seed": args.seed, "temperature": args.temperature,
+                         "top_p": args.top_p, "turns": args.turns, "line_tokens": args.line_tokens,
+                         "bootstrap": args.bootstrap, "probes": len(probes), **sources,
+                         "kinds": {k: sum(1 for p in probes if p.kind == k) for k in
+                                   dict.fromkeys(p.kind for p in probes)}},
+            "levels": list(lib.mix["engagement"]), "channels": list(lib.mix["channels"])}
+
+
+def write_report(out: Path, report: dict, samples: list[dict]) -> Path:
+    """The report JSON (whole, then renamed) and its samples file next to it; the samples file's path."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    samples_path = out.with_name(out.stem + ".samples.jsonl")
+    report["samples_file"] = str(samples_path)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    with samples_path.open("w", encoding="utf-8") as f:
+        for r in samples:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return samples_path
+
+
+def default_out(kind: str = "") -> Path:
+    return Path("em_character_data") / "eval" / (time.strftime("%Y%m%d-%H%M%S") + kind + ".json")
+
+
+def out_path(args, kind: str = "") -> Path:
+    out = Path(args.out) if args.out else default_out(kind)
+    if out.is_dir():
+        raise BadInput(f"--out {out}: is a folder; give a file name")
+    return out
 
 
 def run(args) -> int:
-    check_args(args)
-    if args.report:
-        from em_gen.report import write_eval_report
-        print(f"report: {write_eval_report(Path(args.report))} (opens offline)")
-        return EXIT_OK
     lib = load_library(args.scenarios, args.prompts)
     specs = targets(args)
     if args.judge:
         judge_provider(args, None)  # a missing key is a usage error before any generation
-    out = Path(args.out) if args.out else default_out()
-    if out.is_dir():
-        raise BadInput(f"--out {out}: is a folder; give a file name")
+    out = out_path(args)
     probes, sources = probes_for(args, lib)
-    report: dict = {"version": REPORT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    "settings": {"samples": args.samples, "seed": args.seed, "temperature": args.temperature,
-                                 "top_p": args.top_p, "turns": args.turns, "line_tokens": args.line_tokens,
-                                 "bootstrap": args.bootstrap, "probes": len(probes), **sources,
-                                 "kinds": {k: sum(1 for p in probes if p.kind == k) for k in
-                                           dict.fromkeys(p.kind for p in probes)}},
-                    "levels": list(lib.mix["engagement"]), "channels": list(lib.mix["channels"]),
-                    "targets": {}}
+    report: dict = {"version": REPORT_VERSION, **report_head(args, lib, probes, sources), "targets": {}}
     scores_by: dict[str, dict] = {}
     samples: list[dict] = []
     for label, spec in specs:
@@ -279,25 +210,7 @@ def run(args) -> int:
     if len(specs) == 2:
         report["compare"] = compare(scores_by["base"], scores_by["tuned"], probes, lib, args.bootstrap, args.seed)
     report["probes"] = [p.info() for p in probes]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    samples_path = out.with_name(out.stem + ".samples.jsonl")
-    report["samples_file"] = str(samples_path)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(out)
-    with samples_path.open("w", encoding="utf-8") as f:
-        for r in samples:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    samples_path = write_report(out, report, samples)
     print(format_table(report))
     print(f"\nreport: {out}\nsamples: {samples_path}")
     return EXIT_OK
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    return guarded("em-gen eval", lambda: run(build_parser().parse_args(argv)), failures=(EvalFailure,),
-                   interrupted="interrupted; no report written")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
