@@ -35,17 +35,32 @@ def judge_all(probes: list[Probe], gens: dict[str, list], rows: list[dict], lib:
     continuation in its context and fails Em's generated lines by family. Returns metric -> {probe:
     score} for `judge` (1 = no failure) and `judge_<family>` (1 = failed for that family); an answer
     that is unreadable twice leaves the sample out."""
+    return apply_readings(rows, judge_readings(probes, rows, lib, args), lib)
+
+
+def judge_key(args, lib: Library) -> str:
+    """Who judges with which rubric: provider/model/rubric digest (the sweep caches readings by it)."""
+    import hashlib
+
+    from em_gen.quality.judge import judge_system
+
+    name, model = judge_provider(args, None)
+    return f"{name}/{model}/{hashlib.sha256(judge_system(lib).encode()).hexdigest()[:16]}"
+
+
+def judge_readings(probes: list[Probe], rows: list[dict], lib: Library, args) -> list[dict | None]:
+    """One reading per row (sample): {"failures": [...]} about the generated part, or None when the
+    judge's answer was unreadable twice."""
     from em_gen.providers import ProviderError
     from em_gen.providers.standin import start_offline
     from em_gen.quality import irc
-    from em_gen.quality.judge import OTHER, families, judge_request, read_judgement
+    from em_gen.quality.judge import judge_request, read_judgement
 
     name, model = judge_provider(args, None)
     if name == "offline":
         warn("--judge on the offline stand-in: it passes everything (no real judgement)")
     server = start_offline(lib) if name == "offline" else None
     by_id = {p.id: p for p in probes}
-    fams = list(families(lib)) + [OTHER]
 
     async def run() -> list[dict | None]:
         provider = judge_provider(args, server.base_url + "/v1" if server else None, keep=True)
@@ -81,10 +96,17 @@ def judge_all(probes: list[Probe], gens: dict[str, list], rows: list[dict], lib:
             await provider.aclose()
 
     try:
-        readings = asyncio.run(run())
+        return asyncio.run(run())
     finally:
         if server is not None:
             server.stop()
+
+
+def apply_readings(rows: list[dict], readings: list[dict | None], lib: Library) -> dict[str, dict[str, float]]:
+    """The judge metrics from the readings (and each row's scores and judge_failures filled in)."""
+    from em_gen.quality.judge import OTHER, families
+
+    fams = list(families(lib)) + [OTHER]
     per: dict[str, dict[str, list[float]]] = {}
     for row, got in zip(rows, readings):
         if got is None:
