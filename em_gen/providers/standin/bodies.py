@@ -7,8 +7,9 @@ import time
 from em_gen.providers.standin.wire_util import _text_of, finish, tokens
 
 
-def _completion(st, req: dict, prompt: str, prefill: str, stop_key: str) -> tuple[str, str, str | None]:
-    full = st.generate(prompt)
+def _completion(st, req: dict, prompt: str, prefill: str, stop_key: str,
+                model: str | None = None) -> tuple[str, str, str | None]:
+    full = st.generate(prompt, model)
     if prefill and full.startswith(prefill):
         full = full[len(prefill):]
     stop = req.get(stop_key)
@@ -33,7 +34,7 @@ def anthropic_body(st, req: dict, prompt: str, prefill: str, rid: str) -> dict:
 
 
 def openai_body(st, req: dict, path: str, prompt: str, rid: str) -> dict:
-    text, why, _ = _completion(st, req, prompt, "", "stop")
+    text, why, _ = _completion(st, req, prompt, "", "stop", req["model"] if path == "/completions" else None)
     inp, out = tokens(prompt), tokens(text)
     usage = {"prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out}
     chat, reason = path == "/chat/completions", ("length" if why == "length" else "stop")

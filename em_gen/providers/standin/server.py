@@ -41,6 +41,7 @@ from em_gen.providers.standin.faults import (  # noqa: F401
     apply_fault,
     content_fault,
 )
+from em_gen.providers.standin.personas import ASSISTANT_SHARE, voice
 from em_gen.providers.standin.premises import answer as premise_answer
 from em_gen.providers.standin.replay import Replay
 from em_gen.providers.standin.wire import BAD_KEY, BAD_MODEL, _Handler, finish, tokens  # noqa: F401
@@ -147,7 +148,8 @@ class StandInServer:
         self._stats.add("cache_reads" if hit else "cache_writes")
         return total - n, (0 if hit else n), (n if hit else 0)
 
-    def generate(self, prompt: str) -> str:
+    def generate(self, prompt: str, model: str | None = None) -> str:
+        """The completion of `prompt`; `model` (on /v1/completions) may pick a voice (personas.py)."""
         f = self.faults
         if JUDGE_MARK in prompt:  # em-gen's character judge: a recorded answer, or an honest pass
             self._stats.add("judge_requests")
@@ -171,6 +173,8 @@ class StandInServer:
                 self._memo[key] = text
                 while len(self._memo) > 512:
                     self._memo.popitem(last=False)
+        if model in ASSISTANT_SHARE:
+            text = voice(model, prompt, text, self.library.em)
         kind = content_fault(prompt, f.p_garbage, f.p_hallucination) if (f.p_garbage or f.p_hallucination) else None
         if kind:
             self._stats.add("content_faults", kind)
