@@ -106,13 +106,19 @@ def bundled_config(name_or_fmt: str) -> dict:
 
 
 def smoke_config(fmt: str, base_model: Path, data_path: Path, workdir: Path, steps: int = 5,
-                 cpu: bool = True, sequence_len: int | None = None) -> dict:
+                 cpu: bool = True, sequence_len: int | None = None, checkpoints: int = 1,
+                 eval_share: float = 0.0) -> dict:
     """The bundled config for `fmt`, pointed at `data_path`/`base_model`/`workdir`, for `steps` steps.
 
     Besides paths and step counts, it overrides only CPU_OVERRIDES (when cpu) and, for the tiny
-    model, the sequence length. Eval is off and one checkpoint is saved at the last step (for its
-    trainer_state.json): a smoke run trains and logs, it does not pick checkpoints.
+    model, the sequence length. By default eval is off and one checkpoint is saved at the last step
+    (for its trainer_state.json): a smoke run trains and logs. `checkpoints` N > 1 saves every
+    steps/N steps and keeps them all (a run to sweep with `em-gen eval --sweep`); `eval_share` > 0
+    holds that share of the rows out and logs the eval loss at every checkpoint.
     """
+    if checkpoints < 1 or steps % checkpoints:
+        raise BadInput(f"checkpoints: {checkpoints} does not divide {steps} steps")
+    every = steps // checkpoints
     cfg = bundled_config(fmt)
     ds = dict(cfg["datasets"][0])
     ds["path"] = str(data_path)
@@ -123,10 +129,10 @@ def smoke_config(fmt: str, base_model: Path, data_path: Path, workdir: Path, ste
         "output_dir": str(workdir / "out"),
         "max_steps": steps,
         "gradient_accumulation_steps": 1,   # `steps` micro-batches, not 16 x steps
-        "val_set_size": 0,         # train on (and check) every exported row; eval is not smoke-tested
-        "eval_steps": None,
-        "save_steps": steps,       # one checkpoint at the end: its trainer_state.json has the losses
-        "save_total_limit": 1,
+        "val_set_size": eval_share,  # default 0: train on (and check) every exported row
+        "eval_steps": every if eval_share else None,
+        "save_steps": every,       # default: one checkpoint at the end: its trainer_state.json has the losses
+        "save_total_limit": checkpoints,
         "logging_steps": 1,
         "dataset_num_proc": 1,     # tokenizing a few dozen rows: no worker processes
     })

@@ -82,7 +82,7 @@ def check_losses(losses: list[float], log: Path | None = None) -> list[float]:
 def smoke_train(dataset: Path, base_model: Path | None = None, fmt: str = "completion",
                 workdir: Path | None = None, steps: int = 5, *, allow_offline: bool = True,
                 venv: Path | None = None, cpu: bool | None = None, sequence_len: int | None = None,
-                check: bool = True, timeout: float = 900) -> dict:
+                check: bool = True, timeout: float = 900, checkpoints: int = 1, eval_share: float = 0.0) -> dict:
     """Train `steps` LoRA steps with the bundled config for `fmt` on `dataset`, and check the result.
 
     dataset:      an accepted dataset (em_character_training.jsonl) - the user's own data.
@@ -97,6 +97,8 @@ def smoke_train(dataset: Path, base_model: Path | None = None, fmt: str = "compl
                   sees no CUDA.
     sequence_len: override the bundled sequence_len (default: 4096 for the tiny model, else keep).
     check:        run the label check on the prepared dataset.
+    checkpoints:  save this many checkpoints, evenly spaced (default 1, at the end).
+    eval_share:   hold this share of the rows out and log the eval loss at each checkpoint.
 
     Raises SmokeFailure on a failed subprocess, a non-finite loss or wrong labels; BadInput when
     the train venv is missing or the dataset is bad. Returns {"format", "losses", "final_loss",
@@ -123,7 +125,8 @@ def smoke_train(dataset: Path, base_model: Path | None = None, fmt: str = "compl
         cpu = not _run_json(python, ["cuda"], ROOT)["cuda"]
     report = ex.export_dataset(dataset, workdir / "data", fmt, holdout=0.0, allow_offline=allow_offline,
                                tokenizer=base_model)
-    cfg = smoke_config(fmt, base_model, Path(report["path"]), workdir, steps, cpu=cpu, sequence_len=sequence_len)
+    cfg = smoke_config(fmt, base_model, Path(report["path"]), workdir, steps, cpu=cpu, sequence_len=sequence_len,
+                       checkpoints=checkpoints, eval_share=eval_share)
     cfg_path = workdir / "config.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     env = train_env({} if not cpu else {"CUDA_VISIBLE_DEVICES": ""})
