@@ -21,15 +21,19 @@ STYLES = {"base": (LIGHT, "o", False), "tuned": (DARK, "s", True), "model": (DAR
 EXTRA = [("#000000", "D", True), ("#7a7a7a", "^", False)]
 
 
-def load(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BadInput(f"--report {path}: file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise BadInput(f"--report {path}: cannot read: {e}") from None
     except json.JSONDecodeError as e:
         raise BadInput(f"--report {path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+
+
+def load(path: Path, report: dict | None = None) -> dict:
+    report = read_json(path) if report is None else report
     targets = report.get("targets") if isinstance(report, dict) else None
     if not isinstance(targets, dict) or not targets or not all(
             isinstance(t, dict) and isinstance(t.get("metrics"), dict) for t in targets.values()):
@@ -221,10 +225,10 @@ def build(report: dict, path: Path) -> str:
     return document(f"em-gen eval report: {path.name}", "".join(body))
 
 
-def write_eval_report(path) -> Path:
+def write_eval_report(path, report: dict | None = None) -> Path:
     """REPORT.html next to REPORT.json; returns its path. BadInput on a file that is not a report."""
     path = Path(path)
-    report = load(path)
+    report = load(path, report)
     out = path.with_suffix(".html")
     atomic_write(out, build(report, path))
     out.chmod(0o644)  # a page to open and share (atomic_write makes its files private)

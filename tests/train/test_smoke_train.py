@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -139,17 +140,22 @@ def test_axolotl_accepts_the_bundled_configs(workdir):
 
 @pytest.fixture(scope="module")
 def smoke_runs(dataset, tiny_model, workdir):
-    """The three formats' smoke runs, two at a time: each is mostly one subprocess importing
-    Axolotl, so two side by side keep both cores of a CI machine busy."""
+    """The three formats' smoke runs, and a run that saves 3 checkpoints with an eval split (for
+    `em-gen eval --sweep`, test_sweep_over_smoke_checkpoints), two at a time: each is mostly one
+    subprocess importing Axolotl, so two side by side keep both cores of a CI machine busy."""
     def run(fmt):
         try:
+            if fmt == "sweep":
+                return smoke.smoke_train(dataset, tiny_model, "completion", workdir / fmt, steps=3, venv=VENV,
+                                         cpu=True, sequence_len=1024, timeout=600, check=False, checkpoints=3,
+                                         eval_share=0.15)
             return smoke.smoke_train(dataset, tiny_model, fmt, workdir / fmt, steps=4, venv=VENV, cpu=True,
                                      sequence_len=2048, timeout=600)
         except Exception as e:  # reported by the test of that format
             return e
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(FORMATS, pool.map(run, FORMATS)))
+        return dict(zip(FORMATS + ("sweep",), pool.map(run, FORMATS + ("sweep",))))
 
 
 @needs_venv
@@ -203,3 +209,46 @@ def test_workdir_that_is_not_a_smoke_dir_is_refused(tmp_path):
     with pytest.raises(BadInput, match="not a smoke workdir"):
         smoke.smoke_train(ds, None, "em", tmp_path, venv=VENV)
     assert (tmp_path / "keep.txt").exists()
+
+
+@needs_venv
+def test_sweep_over_smoke_checkpoints(smoke_runs, tiny_model, tmp_path):
+    """`em-gen eval --sweep` over the 3 checkpoints a smoke run saved (plus a 4th whose weights are
+    broken: reported and skipped), on the tiny model in the train venv: the base is loaded once and
+    the adapters swapped onto it, one checkpoint is recommended and the page is written; a rerun
+    comes wholly from the cache and loads no model."""
+    res = smoke_runs["sweep"]
+    if isinstance(res, Exception):
+        raise res
+    out = Path(res["workdir"]) / "out"
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2", "checkpoint-3"]
+    broken = out / "checkpoint-4"
+    shutil.copytree(out / "checkpoint-3", broken)
+    (broken / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
+    cmd = [str(smoke.train_python(VENV)), "-m", "em_gen.cli", "eval", "--sweep", str(out), "--device", "cpu",
+           "--heldout", "none", "--limit", "8", "--samples", "2", "--turns", "2", "--line-tokens", "6",
+           "--bootstrap", "200", "--no-progress", "--cache", str(tmp_path / "cache")]
+    env = {**smoke.train_env(), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run([*cmd, "--out", str(tmp_path / "sweep.json"), "--report"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "sweep.json").read_text())
+    cks = report["checkpoints"]
+    assert [c["step"] for c in cks] == [1, 2, 3]
+    assert all(isinstance(c["eval_loss"], float) and math.isfinite(c["eval_loss"]) for c in cks)
+    assert report["base"]["target"] == f"hf:{tiny_model}"
+    assert [f["label"] for f in report["failed"]] == ["checkpoint-4"] and "checkpoint-4: failed, skipped" in proc.stderr
+    assert report["recommendation"]["label"] in {c["label"] for c in cks}
+    assert (report["timing"]["base_loads"], report["timing"]["adapter_loads"]) == (1, 3)
+    for c in cks:  # random weights: the mechanics, not the values
+        assert c["metrics"] and all(d["ci"][0] <= d["mean"] <= d["ci"][1] for d in c["compare"].values()
+                                    if d["mean"] is not None)
+    html = (tmp_path / "sweep.html").read_text()
+    assert "Recommended: " + report["recommendation"]["label"] in html and "<svg" in html
+    assert "eval loss" in html and "<script" not in html
+    again = subprocess.run([*cmd, "--out", str(tmp_path / "again.json")], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    rerun = json.loads((tmp_path / "again.json").read_text())
+    assert rerun["timing"]["cache_hits"] == 4 and rerun["timing"]["base_loads"] == 0
+    assert [c["metrics"] for c in rerun["checkpoints"]] == [c["metrics"] for c in cks]
