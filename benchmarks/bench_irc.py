@@ -3,10 +3,11 @@ import figures of the run's transcript.
 
 A real ngircd on 127.0.0.1 (apt-get install ngircd), scripted users on the irc library replaying the
 held-out lines of benchmarks/irc/replay.txt (N lines per channel, default 200) into three channels at
-LOW, MEDIUM and HIGH, `em-gen irc` in front of the stand-in's completions model answering the
+LOW, MEDIUM and HIGH (prompt header CHANNEL: #general), `em-gen irc` in front of the stand-in's completions model answering the
 next-speaker question with the middle of each header's band (`next_speaker="band"`). The flood cap is
 lifted (--per-minute 1000): the replay runs in seconds, not hours. Then `em-gen irc --stats` and
-`em-gen --import-logs` on the transcript.
+`em-gen --import-logs` on the transcript into an OUT whose synthetic dataset holds --synthetic stand-in
+conversations.
 
     .venv/bin/python benchmarks/bench_irc.py [--lines 200] [--latency 0] [--json OUT.json]
 """
@@ -37,6 +38,8 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=200)
     ap.add_argument("--latency", type=float, default=0.0, help="stand-in latency per request (s)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--synthetic", type=int, default=50, help="stand-in conversations in OUT's synthetic dataset "
+                                                              "(what the import deduplicates against)")
     args = ap.parse_args()
     if NGIRCD is None:
         print("ngircd is not installed (apt-get install ngircd)", file=sys.stderr)
@@ -47,7 +50,7 @@ def main() -> int:
     st = StandInServer(library=lib, next_speaker="band", latency=args.latency)
     st.start()
     tr = work / "transcript.jsonl"
-    em = start_em(ircd.port, tr, f"openai:{st.base_url}/v1#em", [f"{c}={lv}" for c, lv in LEVELS.items()],
+    em = start_em(ircd.port, tr, f"openai:{st.base_url}/v1#em", [f"{c}=#general={lv}" for c, lv in LEVELS.items()],
                   "--per-minute", "1000")
     t0 = time.monotonic()
     try:
@@ -67,8 +70,10 @@ def main() -> int:
     print(format_stats(s))
     print(f"replay wall time {wall:.1f} s for {args.lines * len(LEVELS)} user lines; em-gen irc exit {rc}")
     out = work / "out"
-    imp = subprocess.run([sys.executable, "-m", "em_gen.cli", "--import-logs", str(tr), "--out", str(out),
-                          *sum((["--channel", f"{c}=#general={lv}"] for c, lv in LEVELS.items()), [])],
+    if args.synthetic:
+        subprocess.run([sys.executable, "-m", "em_gen.cli", "--batch", str(args.synthetic), "--provider", "offline",
+                        "--no-progress", "--out", str(out)], capture_output=True, text=True, cwd=ROOT, check=True)
+    imp = subprocess.run([sys.executable, "-m", "em_gen.cli", "--import-logs", str(tr), "--out", str(out)],
                          capture_output=True, text=True, cwd=ROOT)
     print(imp.stdout + imp.stderr)
     figures = json.loads((out / "real" / "imports.jsonl").read_text().splitlines()[-1]) if imp.returncode == 0 else None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--server", metavar="HOST[:PORT]", help="IRC server (port default 6667, 6697 with --tls)")
     p.add_argument("--tls", action="store_true", help="connect with TLS (certificate checked)")
-    p.add_argument("--password", default=None, help="server password (PASS), if the server needs one")
+    p.add_argument("--password", default=None, help="server password (PASS), if the server needs one; "
+                                                      "EM_GEN_IRC_PASSWORD keeps it off the command line (never logged)")
     p.add_argument("--channel", action="append", default=[], metavar="'#NAME=LEVEL'",
                    help="a channel and its engagement level (repeatable); '#NAME=#HEADER=LEVEL' names the channel "
                         "in the prompt's CHANNEL header as the model was trained on it (e.g. '#python=#general=LOW')")
@@ -107,7 +109,10 @@ def run(args) -> int:
     from em_gen.evaluate.targets import check_spec, open_target, parse_spec
     operators = load_operators(args.operators)
     spec = parse_spec(args.target, "--target")
-    check_spec(spec, "--target")
+    try:
+        check_spec(spec, "--target")
+    except BadInput as e:
+        raise BadInput(str(e).replace("pass --endpoint URL", "use --target openai:URL#MODEL")) from None
     tokens = None
     from em_gen.deploy.decide import Caps, ChannelState, Decider, TokenBudget
     if args.tokenizer:
@@ -126,7 +131,7 @@ def run(args) -> int:
                      headers=args.headers,
                      target=spec.describe(), per_minute=args.per_minute, operators=len(operators.masks))
     client = EmClient(args.host, args.port, states, decider, transcript, operators, list(lib.mix["engagement"]),
-                      nick=nick, tls=args.tls, password=args.password, debounce=args.debounce,
+                      nick=nick, tls=args.tls, password=args.password or os.environ.get("EM_GEN_IRC_PASSWORD"), debounce=args.debounce,
                       backoff_max=args.backoff_max, connect_timeout=args.connect_timeout, keepalive=args.keepalive,
                       log=lambda m: print(m, file=sys.stderr, flush=True))
     try:

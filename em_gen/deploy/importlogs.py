@@ -171,11 +171,11 @@ def import_logs(lib: Library, files: list[str], fmt: str, out_dir: Path, channel
             header, level = channels.get(ch, (None, None))
             if level is None and len(channels) == 1 and ch == "?":
                 header, level = next(iter(channels.values()))
-            for ln in lines:
-                ln.engagement = level or ln.engagement
+            for ln in lines:  # a transcript's own level (as operators changed it) wins over --channel's
+                ln.engagement = ln.engagement or level
             if any(ln.engagement is None for ln in lines):
                 raise BadInput(f"{log.path}: channel {ch} has no engagement level; pass --channel '{ch}=LEVEL'")
-            header = header or ch
+            header = header if header and header != ch else (lines[0].header or ch)
             figures["lines"] += len(lines)
             figures["em_lines"] += sum(ln.em for ln in lines)
             nicks = [ln.nick for ln in lines if not ln.em]

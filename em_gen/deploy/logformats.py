@@ -9,7 +9,8 @@ messages of the training format and are counted as skipped):
     irssi       `12:00 <@nick> message` / `12:00:01 < nick> message`; file #chan.log or NET/#chan.log
     znc         `[12:00:01] <nick> message` (log module); file NET_#chan_20240501.log or #chan/2024-05-01.log
 
-The channel of a weechat/irssi/znc file comes from its path (the part from `#` up to the date or the
+A transcript names each channel's engagement (as it changed) and prompt header itself. The channel of
+a weechat/irssi/znc file comes from its path (the part from `#` up to the date or the
 extension); the engagement level from `--channel '#chan=LEVEL'`.
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Line:
     text: str
     engagement: str | None  # from a transcript; None for foreign logs (the caller's --channel gives it)
     em: bool  # written by Em (transcript speaker "Em", or Em's nick in a foreign log)
+    header: str | None = None  # the CHANNEL header Em's prompt used (transcripts)
 
 
 @dataclass
@@ -94,11 +96,13 @@ def _foreign(path: Path, fmt: str, em_nicks: set[str]) -> LogFile:
 
 def _transcript(path: Path, em: str) -> LogFile:
     level: dict[str, str] = {}
+    header: dict[str, str] = {}
     lines, skipped = [], 0
     for r in read_transcript(path):
         k = r["kind"]
         if k == "start":
             level.update(r.get("channels") or {})
+            header.update(r.get("headers") or {})
         elif k == "control":
             for ch, change in (r.get("changed") or {}).items():
                 if "engagement" in change:
@@ -110,7 +114,7 @@ def _transcript(path: Path, em: str) -> LogFile:
                 continue
             is_em = r.get("speaker") == em
             lines.append(Line(ch, em if is_em else str(r.get("nick") or r.get("speaker")), r["text"].strip(),
-                              level.get(ch), is_em))
+                              level.get(ch), is_em, header.get(ch)))
     return LogFile(str(path), lines, skipped)
 
 

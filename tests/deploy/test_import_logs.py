@@ -151,7 +151,9 @@ def test_cli_import_and_its_bad_input(lib, good_logs, tmp_path):
     assert "rules only" in r.stderr
     assert (tmp_path / "out" / "real" / "pseudonym.key").stat().st_mode & 0o077 == 0
     kept = read_jsonl(tmp_path / "out" / "real" / "real_training.jsonl")
-    assert kept and all(r["meta"]["engagement"] == "LOW" for r in kept)  # --channel overrides the transcript's
+    levels = {p.engagement for p in good_logs[:2]}
+    assert kept and {r["meta"]["engagement"] for r in kept} <= levels  # the transcript's levels, not --channel's
+    assert all(r["meta"]["channel_header"] == "#general" for r in kept)
     # rules, then the character judge (the stand-in's, here), as for generated data
     r = run_cli("--import-logs", str(tr), "--out", str(tmp_path / "judged"), "--channel", "#real=#general=LOW",
                 "--judge", "--provider", "offline")

@@ -69,7 +69,7 @@ def _run(ircd, tmp_path, st, lines, *extra, channels=(f"{CH}=MEDIUM",)):
 
 def test_em_speaks_only_when_its_model_says_em_at_the_standin_rate(ircd, standin, tmp_path):
     st = standin(next_speaker=0.3)
-    lines = replay_lines(50)
+    lines = replay_lines(40)
     tr, em, users = _run(ircd, tmp_path, st, lines, "--per-minute", "1000")
     listener = next(iter(users.values()))
     time.sleep(0.2)
@@ -100,20 +100,20 @@ def test_em_speaks_only_when_its_model_says_em_at_the_standin_rate(ircd, standin
 
 
 def test_share_follows_the_rate(ircd, standin, tmp_path):
-    shares = {}
-    for rate in (0.0, 0.7):
-        st = standin(next_speaker=rate)
-        sub = tmp_path / f"r{rate}"
-        sub.mkdir()
-        tr, em, users = _run(ircd, sub, st, replay_lines(25, skip=100), "--per-minute", "1000")
-        stop_em(em)
-        for u in users.values():
-            u.close()
-        ds = [d for d in records(tr, "decision") if d["asked"]]
-        shares[rate] = sum(d["predicted"] == "Em" for d in ds) / len(ds)
-        posted = sum(d["outcome"] == "posted" for d in records(tr, "decision"))
-        assert (posted == 0) == (rate == 0.0)
-    assert shares[0.0] == 0.0 and shares[0.7] > 0.45
+    """One Em, the stand-in's rate changed between two replays: never at 0, mostly at 0.8."""
+    st = standin(next_speaker=0.0)
+    tr, em, users = _run(ircd, tmp_path, st, replay_lines(12, skip=100), "--per-minute", "1000")
+    try:
+        n0 = len(records(tr, "decision"))
+        assert not any(d["outcome"] == "posted" for d in records(tr, "decision"))
+        st.next_speaker = 0.8
+        replay(users, tr, CH, replay_lines(15, skip=112))
+        late = [d for d in records(tr, "decision")[n0:] if d["asked"]]
+        assert sum(d["predicted"] == "Em" for d in late) / len(late) > 0.5
+        assert any(d["outcome"] == "posted" for d in late)
+    finally:
+        rc, err = stop_em(em)
+    assert rc == 0, err
 
 
 def test_operator_changes_engagement_a_stranger_cannot(ircd, standin, tmp_path):
@@ -213,7 +213,7 @@ def test_unreachable_server_and_bad_channel_give_one_line_and_exit_2(tmp_path):
     r = run_cli("irc", "--server", f"127.0.0.1:{closed_port()}", "--channel", "#ok=LOW", *common, timeout=30)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "cannot connect" in r.stderr
-    for bad in ("#two words=LOW", "general=LOW", "#ok=LOUD", "#ok"):
+    for bad in ("#two words=LOW", "general=LOW", "#ok=LOUD"):
         r = run_cli("irc", "--server", "127.0.0.1:6667", "--channel", bad, *common, timeout=30)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (bad, r.stderr)
         assert "--channel" in r.stderr
