@@ -18,6 +18,7 @@ import time
 
 import irc.bot
 import irc.client
+import irc.events
 from jaraco.stream import buffer
 
 from em_gen.deploy.config import Operators
@@ -26,9 +27,8 @@ from em_gen.deploy.decide import ChannelState, Decider
 from em_gen.library import BadInput
 
 # numerics that refuse a channel: no such channel, bad mask, bad name, full, invite-only, banned, key
-_JOIN_REFUSED = {"403": "nosuchchannel", "476": "badchanmask", "479": "badchanname", "471": "channelisfull",
-                 "473": "inviteonlychan", "474": "bannedfromchan", "475": "badchannelkey"}
-_BAD_NAME = {"nosuchchannel", "badchanmask", "badchanname"}
+_JOIN_REFUSED = {code: irc.events.numeric.get(code, code) for code in ("403", "476", "479", "471", "473", "474", "475")}
+_BAD_NAME = {_JOIN_REFUSED[c] for c in ("403", "476", "479")}
 
 
 class ChannelWorker(threading.Thread):
