@@ -24,9 +24,9 @@ class RecordingStandIn(StandInServer):
         super().__init__(**kw)
         self.prompts: list[str] = []
 
-    def generate(self, prompt: str) -> str:
+    def generate(self, prompt: str, *args, **kwargs) -> str:
         self.prompts.append(prompt)
-        return super().generate(prompt)
+        return super().generate(prompt, *args, **kwargs)
 
 
 @pytest.fixture
