@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -334,3 +335,124 @@ def test_report_on_a_read_only_folder_names_report_html_and_no_resume(tmp_path, 
         assert sorted(p.name for p in out.iterdir()) == before
     finally:
         shutil.rmtree(base)
+
+
+# ---- 11. messages that do not mislead -----------------------------------------------------------------
+def test_offline_without_flags_says_why_the_judge_is_off_and_names_no_flag_nobody_gave(tmp_path):
+    from conftest import run_cli
+    for argv in (["--batch", "2", "--estimate"], ["--batch", "2", "--out", str(tmp_path / "d"), "--no-progress"]):
+        r = run_cli(*argv)
+        assert r.returncode == 0, r.stderr
+        said = r.stdout + r.stderr
+        assert "--no-judge" not in said, said[-1500:]
+        assert "offline stand-in runs without it" in said and "--judge turns it on" in said
+    r = run_cli("--batch", "2", "--no-judge", "--out", str(tmp_path / "e"), "--no-progress")
+    assert "never judged (--no-judge)" in r.stderr  # the flag that was given is named
+
+
+def test_report_does_not_say_judged_when_the_judge_never_ran(tmp_path, capsys):
+    import re
+
+    from em_gen.cli import main
+    out = tmp_path / "d"
+    assert main(["--batch", "3", "--out", str(out), "--no-progress"]) == 0
+    assert main(["--report", "--out", str(out)]) == 0
+    capsys.readouterr()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    head = page[page.index("<h1>"):page.index("</p>", page.index("<h1>"))]
+    assert "judged" not in head, head
+    assert re.search(r"3 conversations checked by the rules, the character judge never ran", head), head
+
+
+def test_validate_says_not_jsonl_once_for_a_file_that_is_not_jsonl(tmp_path, capsys):
+    import json
+
+    from em_gen.cli import main
+    out = tmp_path / "d"
+    assert main(["--batch", "3", "--out", str(out), "--no-progress"]) == 0
+    rows = [json.loads(x) for x in (out / "em_character_training.jsonl").read_text().splitlines()]
+    files = {"array.json": json.dumps(rows, indent=1), "array1.json": json.dumps(rows),
+             "chat.txt": rows[0]["text"] + "\n" + rows[1]["text"]}
+    for name, body in files.items():
+        (tmp_path / name).write_text(body, encoding="utf-8")
+    (tmp_path / "blob.jsonl").write_bytes(bytes(range(256)) * 40)
+    capsys.readouterr()
+    for name in (*files, "blob.jsonl"):
+        for extra in ([], ["--json"]):
+            assert main(["--validate", str(tmp_path / name), *extra]) == 2, name
+            cap = capsys.readouterr()
+            assert cap.out == "" and len(cap.err.strip().splitlines()) == 1, (name, cap)
+            assert "not JSONL" in cap.err and str(tmp_path / name) in cap.err
+
+
+def test_validate_numbers_records_by_line_and_names_json_syntax_errors(tmp_path, capsys):
+    import json
+
+    from em_gen.cli import main
+    out = tmp_path / "d"
+    assert main(["--batch", "2", "--out", str(out), "--no-progress"]) == 0
+    good = (out / "em_character_training.jsonl").read_text().splitlines()
+    f = tmp_path / "mixed.jsonl"
+    f.write_text("\n".join([good[0], "", '{"text": 1}', '{"text": "x", oops}', "[1, 2]", good[0], good[1]]) + "\n")
+    capsys.readouterr()
+    assert main(["--validate", str(f)]) == 1
+    text = capsys.readouterr().out
+    assert not re.search(r"^record \d", text, re.M)  # one numbering: the file's lines, 1-based
+    assert re.search(r"^line 3: REJECT bad_record: a JSON object without a string 'text' field$", text, re.M), text
+    assert re.search(r"^line 4: REJECT bad_record: JSON syntax error: .+ \(column \d+\)$", text, re.M), text
+    assert re.search(r"^line 5: REJECT bad_record: a JSON array, not an object$", text, re.M), text
+    assert re.search(r"^line 6: REJECT near_duplicate: too similar to line 1$", text, re.M), text
+    assert main(["--validate", str(f), "--json"]) == 1
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [(r["index"], r["line"]) for r in rows[:-1]] == [(0, 1), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7)]
+
+
+def test_model_without_a_key_is_refused_not_run_offline(tmp_path, capsys):
+    from em_gen.cli import main
+    out = tmp_path / "d"
+    for model, key in (("claude-sonnet-4-6", "ANTHROPIC_API_KEY"), ("gpt-4.1", "OPENAI_API_KEY")):
+        for extra in ([], ["--estimate"], ["--test"]):
+            assert main(["--batch", "2", "--model", model, *extra, "--out", str(out), "--no-progress"]
+                        if "--test" not in extra else ["--test", "--model", model, "--out", str(out)]) == 2
+            err = capsys.readouterr().err
+            assert model in err and key in err and "offline" in err and len(err.strip().splitlines()) == 1, err
+            assert not out.exists()
+    # saying so explicitly is fine
+    assert main(["--batch", "1", "--provider", "offline", "--model", "my-name", "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+
+
+def test_status_shows_a_run_that_stopped_on_a_fatal_error(tmp_path, server, capsys):
+    import json
+
+    from conftest import run_cli
+    out = tmp_path / "d"
+    env = {"OPENAI_API_KEY": "x", "OPENAI_BASE_URL": server.base_url + "/v1"}
+    r = run_cli("--batch", "2", "--model", "no-such-model", "--no-judge", "--out", str(out), "--no-progress", env=env)
+    assert r.returncode == 1 and "fatal" in r.stderr, r.stderr[-1500:]
+    r = run_cli("--status", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    line = [x for x in r.stdout.splitlines() if "stopped" in x]
+    assert len(line) == 1 and "batch1" in line[0] and "fatal" in line[0] and "no-such-model" in line[0], r.stdout
+    r = run_cli("--status", "--json", "--out", str(out))
+    last = json.loads(r.stdout)["last_session"]
+    assert last["run"] == "batch1" and last["status"] == "fatal" and "404" in last["message"]
+    # a run that finished shows no such line
+    r = run_cli("--batch", "1", "--out", str(tmp_path / "ok"), "--no-progress")
+    assert "stopped" not in run_cli("--status", "--out", str(tmp_path / "ok")).stdout
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    from em_gen.cli import main
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"em-gen {version('em-gen')}"
+
+
+def test_the_job_block_prints_no_python_reprs(tmp_path):
+    from conftest import run_cli
+    r = run_cli("--test", "--single", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    block = r.stdout.split("PROMPT (")[0]
+    assert "('" not in block and "['" not in block and "')" not in block, block

@@ -17,12 +17,13 @@ from em_gen.generate.orchestrate import (
     Options,
     distinct_of,
     generate,
+    last_session,
     warn,
 )
 from em_gen.generate.deal import Dealer, shortfall_line
 from em_gen.generate.diversity import dataset_diversity
 from em_gen.generate.plan import jobs_for_bytes, make_plan, plan_runs
-from em_gen.generate.preflight import check_before_writing, check_out, read_runs
+from em_gen.generate.preflight import check_before_writing, check_out, read_runs, refuse_model_offline
 from em_gen.generate.prompting import build_request
 from em_gen.generate.runner import RunConfig, Runner
 from em_gen.generate.templates import check_templates
@@ -50,6 +51,11 @@ def judge_on(args, provider: str) -> bool:
     if args.no_judge:
         return False
     return bool(args.judge) or provider in PAID_PROVIDERS
+
+
+def judge_off_reason(args) -> str:
+    """Why the character judge is off, in the words of what the user did (or did not) type."""
+    return "--no-judge" if args.no_judge else "the offline stand-in runs without it; --judge turns it on"
 
 
 def run_config(args, lib: Library, provider: str = "offline") -> RunConfig:
@@ -81,6 +87,7 @@ def dispatch(args, lib: Library) -> int:
         return training_step(args, lib, out)
     if args.estimate:  # before the output folder is touched: nothing is written, nothing spent
         provider = choose_provider(args.provider)
+        refuse_model_offline(args, provider)
         model = args.model or DEFAULT_MODELS[provider]
         n = args.batch if args.batch is not None else jobs_for_bytes(
             lib, int((args.target_mb if args.target_mb is not None else DEFAULT_TARGET_MB) * 1e6))
@@ -206,8 +213,18 @@ def status(lib: Library, out: Path, as_json: bool) -> int:
         stats["dataset_diversity"] = dataset_diversity(store.state, lib.em)
     finally:
         store.close()
+    stopped = last_session(out)
+    stats["last_session"] = stopped
     print(json.dumps(stats, indent=2) if as_json else format_status(stats))
+    if stopped and not as_json:
+        print(f"last session of {stopped['run']} stopped ({stopped['status']})"
+              + (f": {stopped['message']}" if stopped["message"] else "") + RESUME_HINT.get(stopped["status"], ""))
     return 0
+
+
+RESUME_HINT = {"fatal": "; fix that, then continue with --resume", "budget": "; continue with --resume",
+               "interrupted": "; continue with --resume", "incomplete": "; retry with --resume",
+               "quality": "; see the rejections above"}
 
 
 def estimate(args, lib: Library, provider: str, model: str, n: int) -> int:
@@ -219,7 +236,7 @@ def estimate(args, lib: Library, provider: str, model: str, n: int) -> int:
     gen = est.generation(lib, jobs, provider, model, pricing, cfg.temperature, cfg.max_tokens)
     jm = (args.judge_model or default_judge_model(provider, model)) if cfg.judge else None
     jp = est.judge(lib, jobs, provider, jm, pricing_for(jm, provider, args.prices)) if jm else None
-    print(est.format_estimate(n, provider, model, gen, jm, jp, args.batch_api))
+    print(est.format_estimate(n, provider, model, gen, jm, jp, args.batch_api, judge_off=judge_off_reason(args)))
     print(shortfall_line(lib, dealer) or f"premises: {len({j.premise for j in jobs}):,} distinct for {n:,} jobs, "
           f"none reused ({sum(map(len, lib.premises.values())):,} in the library)")
     return 0
@@ -258,12 +275,12 @@ def run_generation(args, lib: Library, store: Store) -> int:
     finally:
         if server:
             server.stop()
-    summarize(outcome, run, stats, store.out, store)
+    summarize(outcome, run, stats, store.out, store, None if cfg.judge else judge_off_reason(args))
     refresh_and_say(store.out, lib.em)  # what axolotl/*.yaml read, with no manual --export
     return 0 if outcome.status == "done" else 1
 
 
-def summarize(outcome, run, stats, out: Path, store: Store | None = None) -> None:
+def summarize(outcome, run, stats, out: Path, store: Store | None = None, judge_off: str | None = None) -> None:
     o = outcome
     print(f"{run['run']}: {o.status}{' - ' + o.message if o.message else ''}", file=sys.stderr)
     print(f"this session: {o.accepted} accepted, {o.rejected} rejected, {o.failed} failed; {o.requests} requests "
@@ -276,7 +293,8 @@ def summarize(outcome, run, stats, out: Path, store: Store | None = None) -> Non
     if o.judge_requests or j.get("kept_never_judged") or o.held:
         print(f"character judge: {o.judge_requests} requests this session (${o.judge_cost:.4f})"
               + (f", {o.held} held (answer unreadable twice)" if o.held else "")
-              + (f"; {j['kept_never_judged']} kept conversations never judged (--no-judge)"
+              + (f"; {j['kept_never_judged']} kept conversations never judged ("
+                 + (judge_off or "kept by an earlier run without the judge") + ")"
                  if j.get("kept_never_judged") else ""), file=sys.stderr)
     if o.status == "quality" and o.reasons:
         print("top rejection reasons, one example each:", file=sys.stderr)

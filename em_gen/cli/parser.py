@@ -22,6 +22,14 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("em-gen")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def _out(text: str):
     try:
         return out_path(text)
@@ -33,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="em-gen", description="Generate, check and export synthetic IRC chats with Em.",
                 epilog="Evaluate a tuned model: em-gen eval --help",
                 formatter_class=_Help)
+    p.add_argument("--version", action="version", version=f"em-gen {_version()}")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--test", action="store_true", help="generate one conversation and show every step (writes under OUT/test/)")
     mode.add_argument("--batch", type=int, metavar="N", help="generate N conversations in the planned mix, appended to the dataset")

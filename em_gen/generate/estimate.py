@@ -97,7 +97,7 @@ def _sum(*xs):
 
 
 def format_estimate(n: int, provider: str, model: str, gen: Part, jm: str | None, jp: Part | None,
-                    batch_api: bool = False) -> str:
+                    batch_api: bool = False, judge_off: str = "--no-judge") -> str:
     out = [f"estimate for {n} conversations with {provider}/{model} (no request made):"]
     for name, m, p in (("generation", model, gen), ("judge", jm, jp)):
         if p is None:
@@ -111,7 +111,7 @@ def format_estimate(n: int, provider: str, model: str, gen: Part, jm: str | None
         out.append(f"  {name:<11}{m}: {p.requests:,} requests, input {int(u['input_tokens']):,} tokens{cache}, "
                    f"output {int(u['output_tokens']):,} tokens; live {_money(p.cost)}, batch {_money(p.batch_cost)}")
     if jp is None:
-        out.append("  judge      off (--no-judge): kept conversations are never read by the character judge")
+        out.append(f"  judge      off ({judge_off}): kept conversations are never read by the character judge")
     for label, attr in (("live", "cost"), ("batch", "batch_cost")):
         g, j = getattr(gen, attr), getattr(jp, attr) if jp else 0.0
         total = _sum(g, j)

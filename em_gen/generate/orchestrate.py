@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from em_gen.generate.journal import PROGRESS, STATS, Store, atomic_write
 from em_gen.generate.deal import shortfall_line
@@ -74,6 +75,21 @@ def _check_progress(store: Store, run: dict) -> None:
         warn(f"{path} is missing; rebuilt from the journal")
     except (ValueError, AttributeError) as e:
         warn(f"{path} is corrupt ({e}); rebuilt from the journal")
+
+
+def last_session(out) -> dict | None:
+    """How the folder's last session ended when it did not finish ("fatal", "budget", "interrupted",
+    ...), from generation_progress.json: {"run", "status", "message"}; None when it finished or is
+    unknown."""
+    try:
+        snap = json.loads((Path(out) / PROGRESS).read_text(encoding="utf-8"))
+        status = snap.get("last_status")
+        run = (snap.get("run") or {}).get("run")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(status, str) or status == "done":
+        return None
+    return {"run": run, "status": status, "message": str(snap.get("last_message") or "")}
 
 
 def resume_check(lib: Library, all_runs: list[dict], opt: Options, out) -> tuple[dict | None, list[str]]:
@@ -151,6 +167,7 @@ def write_snapshots(store: Store, lib: Library, run: dict, plan: list[Job],
             "bytes": stats["bytes"], "cost_usd": stats["cost_usd"], "updated": round(time.time(), 3)}
     if outcome is not None:
         snap["last_status"] = outcome.status
+        snap["last_message"] = outcome.message
     atomic_write(store.out / PROGRESS, json.dumps(snap, indent=2) + "\n")
     return stats
 

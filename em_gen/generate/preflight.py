@@ -45,6 +45,19 @@ def read_runs(out: Path) -> list[dict]:
     return runs
 
 
+def refuse_model_offline(args, provider: str) -> None:
+    """`--model claude-sonnet-4-6` with no key would run on the offline stand-in, and its records would
+    claim that model: refused, saying which key is missing (an explicit --provider offline is allowed)."""
+    if provider != "offline" or args.provider == "offline" or not args.model \
+            or args.model == DEFAULT_MODELS["offline"]:
+        return
+    want = "ANTHROPIC_API_KEY" if args.model.startswith("claude") else \
+        "OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)" if args.model.startswith(("gpt", "o1", "o3", "o4")) else \
+        "ANTHROPIC_API_KEY, OPENAI_API_KEY or OPENAI_BASE_URL"
+    raise BadInput(f"--model {args.model}: no API key is set, so this would run on the offline stand-in and not on "
+                   f"{args.model}; set {want}, or pass --provider offline to try the pipeline")
+
+
 def check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out}: not a folder (it is a file); name a folder, em-gen creates it if missing")
@@ -74,6 +87,7 @@ def check_before_writing(args, lib: Library, out: Path, default_target_mb: float
             if args.model is None and args.provider == resumed["provider"] and resumed.get("model"):
                 args.model = resumed["model"]
     provider = choose_provider(args.provider)
+    refuse_model_offline(args, provider)
     model = args.model or DEFAULT_MODELS[provider]
     try:
         check_credentials(provider, args.api)

@@ -19,14 +19,12 @@ def _check_lines(lib: Library, lines: list[tuple[int, bytes]]) -> list[tuple[lis
     sketcher = Diversity()
     out = []
     for lineno, line in lines:
-        try:
-            rec = json.loads(line)
-            text = rec["text"]
-            if not isinstance(text, str):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
-            out.append(([f"bad_record: line {lineno} is not a JSON object with a string 'text' field"], None))
+        why = _not_a_record(line)
+        if why:
+            out.append((lineno, [f"bad_record: {why}"], None))
             continue
+        rec = json.loads(line)
+        text = rec["text"]
         meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
         expect = Expect(bucket=meta.get("bucket") if meta.get("bucket") in lib.buckets() else None)
         parsed = parse(text)
@@ -34,21 +32,54 @@ def _check_lines(lib: Library, lines: list[tuple[int, bytes]]) -> list[tuple[lis
         if parsed.truncated_at and not any(r.startswith("hallucinated_turn") for r in reasons):
             # in a training file the text is the data: everything after the marker would be trained on
             reasons.append(f"hallucinated_turn: a role-marker line {parsed.truncated_at!r} in the record's text")
-        out.append((reasons, None if reasons else sketcher.sketch(text)))
+        out.append((lineno, reasons, None if reasons else sketcher.sketch(text)))
     return out
+
+
+def _not_a_record(line: bytes) -> str | None:
+    """Why a JSONL line is not a training record (None when it is one)."""
+    try:
+        rec = json.loads(line)
+    except UnicodeDecodeError as e:
+        return f"not UTF-8 text (byte {e.start})"
+    except json.JSONDecodeError as e:
+        return f"JSON syntax error: {e.msg} (column {e.colno})"
+    if not isinstance(rec, dict):
+        return f"a JSON {type(rec).__name__.replace('dict', 'object').replace('list', 'array')}, not an object"
+    if not isinstance(rec.get("text"), str):
+        return "a JSON object without a string 'text' field"
+    return None
+
+
+def _sniff(path: Path, f) -> None:
+    """A file that is not JSONL at all (binary, a JSON array, plain text) is one line, exit 2, not one
+    reject per line: judged by its first non-blank line."""
+    head = f.read(65536)
+    f.seek(0)
+    if b"\0" in head:
+        raise BadInput(f"--validate {path}: not JSONL (a binary file); --validate reads one JSON object per line")
+    first = next((ln for ln in head.splitlines() if ln.strip()), None)
+    if first is None:
+        return
+    if first.strip().startswith(b"[") and _not_a_record(first):
+        raise BadInput(f"--validate {path}: not JSONL (a JSON array); write one JSON object per line")
+    why = _not_a_record(first)
+    if why and "'text'" not in why:
+        raise BadInput(f"--validate {path}: not JSONL (line 1: {why}); --validate reads one JSON object per line, "
+                       "each with a string 'text'")
 
 
 class EmptyFile(Exception):
     """A training file with no record: nothing to train on (exit 1)."""
 
 
-def _emit(write, as_json: bool, counts: Counter, reasons: Counter, index: int, rs: list[str]) -> None:
+def _emit(write, as_json: bool, counts: Counter, reasons: Counter, index: int, lineno: int, rs: list[str]) -> None:
     counts["ok" if not rs else "rejected"] += 1
     reasons.update(r.split(":", 1)[0] for r in rs)
-    if as_json:
-        write(json.dumps({"index": index, "ok": not rs, "reasons": rs}, ensure_ascii=False) + "\n")
+    if as_json:  # index: 0-based among the records; line: 1-based in the file
+        write(json.dumps({"index": index, "line": lineno, "ok": not rs, "reasons": rs}, ensure_ascii=False) + "\n")
     elif rs:
-        write(f"record {index}: REJECT " + "; ".join(rs) + "\n")
+        write(f"line {lineno}: REJECT " + "; ".join(rs) + "\n")
 
 
 def _records(path: Path):
@@ -103,6 +134,7 @@ def validate_file(lib: Library, path: Path, as_json: bool, out=None, workers: in
     write = (out or sys.stdout).write
     rows: list[list] = []  # [index, reasons]; written as they come unless a judge must read them first
     with f:
+        _sniff(path, f)
         size = max(1, os.fstat(f.fileno()).st_size)
         if workers > 1 and size > 2_000_000:
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
@@ -112,28 +144,28 @@ def validate_file(lib: Library, path: Path, as_json: bool, out=None, workers: in
             pool, results = None, (_check_lines(lib, c) for c in _chunks(f, 100))
         try:
             for chunk in results:
-                for rs, sketch in chunk:
+                for lineno, rs, sketch in chunk:
                     index = counts["records"]
                     counts["records"] += 1
                     if sketch is not None:
                         dup = diversity.near_duplicate(None, sketch)
                         if dup:
-                            rs = rs + [f"near_duplicate: too similar to record {dup}"]
+                            rs = rs + [f"near_duplicate: too similar to line {dup}"]
                         else:
-                            diversity.add(str(index), sketch=sketch)
+                            diversity.add(str(lineno), sketch=sketch)
                     if judge is None:
-                        _emit(write, as_json, counts, reasons, index, rs)
+                        _emit(write, as_json, counts, reasons, index, lineno, rs)
                     else:
-                        rows.append([index, rs])
+                        rows.append([index, lineno, rs])
         finally:
             if pool is not None:
                 pool.shutdown()
     if judge is not None:
-        ok = {i for i, rs in rows if not rs}
+        ok = {i for i, _, rs in rows if not rs}
         texts = {n - 1: rec["text"] for n, rec in _records(path) if n - 1 in ok} if ok else {}
         verdicts = judge(texts) if texts else {}
-        for index, rs in rows:
-            _emit(write, as_json, counts, reasons, index, rs + verdicts.get(index, []))
+        for index, lineno, rs in rows:
+            _emit(write, as_json, counts, reasons, index, lineno, rs + verdicts.get(index, []))
     if counts["records"] == 0:
         raise EmptyFile(f"--validate {path}: no records")
     summary = {"records": counts["records"], "ok": counts["ok"], "rejected": counts["rejected"],

@@ -294,7 +294,7 @@ def build_page(lib: Library, data: RunData, helper: Helper) -> str:
     bodies.update(diversity=diversity_section(data, st), style=style_section(st), tokens=tokens_section(counted()))
     bodies["run"] = run_section(data)  # again: finishing the stats may have added a note
     head = [f"<h1>em-gen run report</h1><p class=\"sub\">{esc(data.out.resolve())} - "
-            f"{len(data.rows)} run(s), {len(data.state.verdicts):,} conversations judged - made "
+            f"{len(data.rows)} run(s), {checked_line(data.state.verdicts)} - made "
             f"{time.strftime('%Y-%m-%d %H:%M:%S')}</p>"]
     if data.offline:
         from em_gen.generate.orchestrate import OFFLINE_BANNER
@@ -302,6 +302,13 @@ def build_page(lib: Library, data: RunData, helper: Helper) -> str:
     head.append(nav(SECTIONS))
     return document(f"em-gen report: {data.out.name}",
                     "".join(head) + "".join(section(a, t, bodies[a]) for a, t in SECTIONS))
+
+
+def checked_line(verdicts: dict) -> str:
+    """How many conversations the rules checked, and how many of them the character judge read."""
+    read = sum(1 for v in verdicts.values() if "judge" in v)
+    return (f"{len(verdicts):,} conversations checked by the rules, "
+            + (f"{read:,} of them read by the character judge" if read else "the character judge never ran"))
 
 
 def write_run_report(lib: Library, out: Path, helper: Helper | None = None) -> Path:
