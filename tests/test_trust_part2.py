@@ -456,3 +456,61 @@ def test_the_job_block_prints_no_python_reprs(tmp_path):
     assert r.returncode == 0, r.stderr
     block = r.stdout.split("PROMPT (")[0]
     assert "('" not in block and "['" not in block and "')" not in block, block
+
+
+# ---- 13. report nits and the README's test time -------------------------------------------------------
+def test_participation_bins_never_straddle_a_band_edge_and_the_top_of_a_band_is_drawn_inside(lib):
+    from em_gen.report.charts import band_histogram, participation_bins
+    bands = {lvl: lib.band(lvl) for lvl in ("LOW", "MEDIUM", "HIGH")}
+    bands["ODD"] = (0.12, 0.27)  # a mix.yaml whose band edges are not on the 2.5% grid
+    edges = participation_bins(0.45, bands)
+    for lo, hi in bands.values():
+        assert not any(a < lo < b or a < hi < b for a, b in zip(edges, edges[1:])), (lo, hi)
+    for lvl, (lo, hi) in bands.items():
+        # shares as a log produces them: 1 of 10, 3 of 20, 7 of 20, ...
+        vals = [lo, hi, (lo + hi) / 2, 1 / 10, 3 / 20, 7 / 20, 1 / 4, 0.01, 0.44]
+        counts, e = band_histogram(vals, edges, lo, hi)
+        inside_bins = sum(c for c, a, b in zip(counts, e, e[1:]) if lo - 1e-9 <= a and b <= hi + 1e-9)
+        assert inside_bins == sum(1 for v in vals if lo <= v <= hi), (lvl, list(zip(e, counts)))
+        assert counts.sum() == len(vals)
+
+
+def test_dotted_means_one_thing_in_the_report():
+    from em_gen.report.charts import MARK_STYLE
+    from em_gen.report.plot import LINES
+    def dotted(ls) -> bool:
+        return ls == ":" or (isinstance(ls, tuple) and all(on <= 1 for on in ls[1][::2]))
+
+    assert dotted(MARK_STYLE["linestyle"])  # the run starts, as the captions say
+    assert not [ls for _c, ls, _m in LINES if dotted(ls)]  # and no data series
+
+
+def test_token_length_title_has_no_doubled_parenthesis():
+    from em_gen.report.text_charts import token_lengths
+    svg = token_lengths([120, 300, 410], 2048, "tekken tokenizer (mistral-common v13)")
+    assert "tokens per conversation" in svg and "((" not in svg and "))" not in svg
+
+
+def test_sample_chats_have_no_scroll_bar_of_their_own():
+    import re
+
+    from em_gen.report.page import document
+    css = document("t", "")
+    rule = re.search(r"\.chat \{([^}]*)\}", css).group(1)
+    assert "overflow" not in rule and "max-height" not in rule, rule
+
+
+def test_test_mode_writes_no_file_named_like_the_training_set(tmp_path):
+    from conftest import run_cli
+    r = run_cli("--test", "--single", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "never into the training file" in r.stdout
+    names = [p.name for p in (tmp_path / "test").iterdir()]
+    assert "em_character_training.jsonl" not in names and "test_accepted.jsonl" in names, names
+    assert not (tmp_path / "em_character_training.jsonl").exists()
+
+
+def test_readme_test_time_is_the_measured_one():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = text[text.index("\n## Set up\n"):text.index("\n## ", text.index("\n## Set up\n") + 1)]
+    assert "14 min" not in setup and "about 9 minutes" in setup

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from em_gen.cli.batch import cancel_batches, print_open_batches
 from em_gen.cli.check import validate_command
-from em_gen.generate.journal import Store
+from em_gen.generate.journal import TEST_DATASET, Store
 from em_gen.generate.orchestrate import (
     OFFLINE_BANNER,
     providers_for,
@@ -93,7 +93,7 @@ def dispatch(args, lib: Library) -> int:
             lib, int((args.target_mb if args.target_mb is not None else DEFAULT_TARGET_MB) * 1e6))
         return estimate(args, lib, provider, model, n)
     check_before_writing(args, lib, out, DEFAULT_TARGET_MB, judge_on)  # a refused command writes nothing
-    store = Store(out / "test" if args.test else out)
+    store = Store(out / "test", TEST_DATASET) if args.test else Store(out)
     try:
         if args.revalidate:
             return revalidate_command(args, lib, store)

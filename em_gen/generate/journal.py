@@ -17,6 +17,7 @@ from em_gen.library import BadInput
 
 JOURNAL = "journal.jsonl"
 DATASET = "em_character_training.jsonl"
+TEST_DATASET = "test_accepted.jsonl"  # --test's kept conversation: never a file named like the training set
 REJECTED = "rejected.jsonl"
 PROGRESS = "generation_progress.json"
 STATS = "generation_stats.json"
@@ -219,8 +220,9 @@ def rejected_record(verdict: dict, responses: list[dict]) -> dict:
 class Store:
     """The output folder: the journal plus the derived files, kept consistent."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, dataset: str = DATASET):
         self.out = Path(out)
+        self.dataset = dataset  # the accepted-conversations file (TEST_DATASET under OUT/test/)
         try:
             self.out.mkdir(parents=True, exist_ok=True)
             probe = self.out / ".em-gen-write-test"
@@ -246,14 +248,14 @@ class Store:
     # -- derived files ---------------------------------------------------------------------
     def open_outputs(self) -> dict:
         """Reconcile the derived files with the journal and open them for appending."""
-        fixed = {"dataset": self._reconcile(DATASET, self.state.accepted(), dataset_record, "meta"),
+        fixed = {"dataset": self._reconcile(self.dataset, self.state.accepted(), dataset_record, "meta"),
                  "rejected": self._reconcile(REJECTED, [v for v in self.state.verdicts.values() if not v["ok"]],
                                              lambda v: rejected_record(v, self.state.responses.get(v["job_id"], [])),
                                              None)}
         for v in self.state.accepted():
             if not self.conversation_path(v["job_id"]).exists():
                 self.write_conversation(v["job_id"], v["text"])
-        self._dataset = AppendFile(self.out / DATASET)
+        self._dataset = AppendFile(self.out / self.dataset)
         self._rejected = AppendFile(self.out / REJECTED)
         return fixed
 
@@ -311,7 +313,7 @@ class Store:
         """Rewrite every derived file from the journal (used after --revalidate)."""
         for p in self.out.glob("conversation_*.txt"):
             p.unlink()
-        for name in (DATASET, REJECTED):
+        for name in (self.dataset, REJECTED):
             atomic_write(self.out / name, "")
         self.open_outputs()
 

@@ -22,6 +22,20 @@ from em_gen.report.plot import (
 )
 
 
+def participation_bins(top: float, bands: dict[str, tuple[float, float]], step: float = 0.025) -> np.ndarray:
+    """Bin edges every `step`, with every band edge an edge too: no bin straddles a band edge."""
+    edges = {round(float(x), 6) for x in np.arange(0, top + step, step)}
+    edges |= {round(float(x), 6) for lo_hi in bands.values() for x in lo_hi}
+    return np.array(sorted(edges))
+
+
+def band_histogram(vals: list[float], edges: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """np.histogram, except that a share at the band's top (in the band: lo <= v <= hi) is drawn in the
+    band's last bin and not in the one right of it (histogram bins are half-open, [a, b))."""
+    placed = [min(v, hi - 1e-9) if lo <= v <= hi else v for v in vals]
+    return np.histogram(placed, bins=edges)
+
+
 def participation(levels: list[str], bands: dict[str, tuple[float, float]], kept: dict[str, list[float]],
                   rejected: dict[str, list[float]]) -> str:
     """Per engagement level, a histogram of Em's share of messages, the band shaded; the rejected
@@ -30,7 +44,7 @@ def participation(levels: list[str], bands: dict[str, tuple[float, float]], kept
     if any(rejected.values()):
         rows.append(("rejected", rejected, LIGHT, HATCH))
     top = max([0.45] + [x for d in (kept, rejected) for v in d.values() for x in v])
-    bins = np.arange(0, top + 0.025, 0.025)
+    bins = participation_bins(top, bands)
     with figure("participation", 11, 2.5 * len(rows), left=0.75, top=0.35, wspace=0.16,
                 hspace=0.45) as fig:
         axes = fig.subplots(len(rows), len(levels), squeeze=False, sharex=True)
@@ -41,7 +55,7 @@ def participation(levels: list[str], bands: dict[str, tuple[float, float]], kept
                 ax.axvspan(lo, hi, color=BAND, zorder=0, label=f"band {lo:.0%}-{hi:.0%}")
                 vals = data.get(lvl, [])
                 if vals:
-                    counts, edges = np.histogram(vals, bins=bins)
+                    counts, edges = band_histogram(vals, bins, lo, hi)
                     ax.stairs(counts, edges, fill=True, color=colour, hatch=hatch, label=what)
                     ax.stairs(counts, edges, color="white" if hatch is None else "#5a3200", linewidth=0.6)
                     inside = sum(1 for v in vals if lo <= v <= hi)
@@ -185,11 +199,15 @@ def rejection_course(ends: list[int], series: dict[str, list[int]], marks: list[
         return to_svg(fig, "rejection-course")
 
 
+# where a run starts: dotted grey verticals; no data series is dotted (plot.LINES), so "dotted" means this
+MARK_STYLE = {"color": GREY, "linestyle": ":", "linewidth": 1}
+
+
 def _marks(ax, marks: list[tuple[str, int, int]], which: int) -> None:
-    """Dotted lines where each run (or round of a --full run) starts."""
+    """Dotted grey lines where each run (or round of a --full run) starts."""
     for label, *pos in marks[1:] if len(marks) > 1 else []:
         x = pos[which - 1]
-        ax.axvline(x, color=GREY, linestyle=":", linewidth=1)
+        ax.axvline(x, **MARK_STYLE)
         ax.text(x, 1.0, f" {label}", transform=ax.get_xaxis_transform(), fontsize=7, color=GREY,
                 va="top", rotation=90)
 

@@ -34,7 +34,7 @@ figure { margin: 10px 0; }
 figcaption { color: var(--muted); font-size: 13px; }
 svg.fig { max-width: 100%; height: auto; display: block; }
 .grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 8px 18px; align-items: start; }
-.chat { border: 1px solid var(--rule); background: #fcfcfc; max-height: 380px; overflow-y: auto; padding: 6px 0;
+.chat { border: 1px solid var(--rule); background: #fcfcfc; padding: 6px 0;
         font-family: "DejaVu Sans Mono", "Liberation Mono", monospace; font-size: 12.5px; }
 pre.chat { white-space: pre-wrap; word-break: break-all; padding: 6px 10px; }
 .chat .hd { color: var(--muted); padding: 0 10px 4px; border-bottom: 1px dashed var(--rule); margin-bottom: 4px; }
@@ -50,7 +50,7 @@ table.top caption { text-align: left; font-weight: bold; padding: 4px 0; }
 .bar.flag { background: repeating-linear-gradient(45deg, #e39b3f 0 3px, #ffffff 3px 5px); border: 1px solid #5a3200; }
 .grid3 { display: grid; grid-template-columns: 1fr 1fr 1fr; gap: 8px 16px; align-items: start; }
 .reasons { color: var(--bad); margin: 4px 0; }
-@media print { .chat { max-height: none; } body { background: #fff; } }
+@media print { body { background: #fff; } }
 """
 _NICK_COLOURS = ("#1f3b63", "#7c2f8f", "#2f6f4f", "#8a4b08", "#3a5f8f", "#6b2b2b", "#4b4b8f", "#2b6b6b")
 

@@ -22,9 +22,9 @@ LIGHT = "#e39b3f"  # amber: light in greyscale, always hatched
 GREY = "#7a7a7a"
 BAND = "#d6d6d6"
 HATCH = "///"
-LINES = [  # (colour, line style, marker): distinct without colour
-    (DARK, "-", None), (LIGHT, "--", "o"), ("#000000", ":", "s"), (GREY, "-.", "^"), ("#7c2f8f", (0, (5, 1)), "D"),
-    ("#2f7f5f", (0, (1, 1)), "v"), ("#b03030", (0, (3, 1, 1, 1, 1, 1)), "x"),
+LINES = [  # (colour, line style, marker): distinct without colour; none dotted (dotted: where a run starts)
+    (DARK, "-", None), (LIGHT, "--", "o"), ("#000000", (0, (6, 2, 2, 2)), "s"), (GREY, "-.", "^"),
+    ("#7c2f8f", (0, (5, 1)), "D"), ("#2f7f5f", (0, (10, 3)), "v"), ("#b03030", (0, (3, 1, 1, 1, 1, 1)), "x"),
 ]
 STYLE = {
     "svg.fonttype": "none",

@@ -136,7 +136,7 @@ def rejections_section(data: RunData) -> str:
                      "judge's codes (hatched: llm_judge, character_<family>)."),
                  fig(charts.rejection_course(ends, series, data.marks),
                      "Rejections so far per code over the course of the run (conversations in the order they "
-                     "were judged); dotted lines mark where a run or round starts."))]
+                     "were judged); dotted grey lines mark where a run or round starts."))]
     rows = []
     for code in sorted(by_code, key=lambda c: (family(c) != "rules", -by_code[c], c)):
         job, line = ex.get(code, ("", ""))
@@ -151,7 +151,7 @@ def cost_section(data: RunData) -> str:
     batch = sum(r.batch_cost for r in data.rows)
     text = (f"Total {money(total)} over {len(data.paid_order):,} paid requests"
             + (f", of which {money(batch)} through a batch API." if batch else "."))
-    return fig(charts.cost(series, data.marks, total > 0), text + " Dotted lines: where a run or round starts.")
+    return fig(charts.cost(series, data.marks, total > 0), text + " Dotted grey lines: where a run or round starts.")
 
 
 def tokens_section(counted) -> str:

@@ -35,7 +35,7 @@ def token_lengths(lengths: list[int], seq_len: int | None, label: str) -> str:
                        label=f"sequence_len {seq_len:,} (axolotl/em.yaml): {over} over")
         s = sorted(lengths)
         p50, p99 = s[len(s) // 2], s[min(len(s) - 1, int(0.99 * len(s)))]
-        ax.set_title(f"tokens per conversation ({label}): n={len(s)}, median {p50:,}, p99 {p99:,}, "
+        ax.set_title(f"tokens per conversation, {label}: n={len(s)}, median {p50:,}, p99 {p99:,}, "
                      f"max {s[-1]:,}", loc="left")
         ax.set_xlabel("tokens (BOS + text + EOS)")
         ax.set_ylabel("conversations")
