@@ -176,6 +176,7 @@ class Learned:
         self.first = self.last = -NEVER  # send times of the episode's first and latest 429s
         self.opens: float | None = None  # send clock: when the server said its window opens again
         self.before: tuple[int | None, float | None] = (None, None)  # (n, w) before the episode
+        self.most: float | None = None  # never probed above this many per second (a stated limit)
 
     def _at(self, t: float) -> int:
         """How many logged requests were sent at or before `t`."""
@@ -207,8 +208,8 @@ class Learned:
             self.w = max(0.05, ticket.sent - (self.log[i][0] if i < len(self.log) else self.last))
         else:
             self.streak += 1
-            if self.streak >= 2 * self.n:  # two clean windows: probe one more
-                self.n, self.streak = self.n + 1, 0
+            if self.streak >= 2 * self.n and (self.most is None or self.n + 1 <= self.most * self.w + 1e-6):
+                self.n, self.streak = self.n + 1, 0  # two clean windows: probe one more
 
     def took(self, ticket: Ticket) -> None:
         """A request goes out (the first one went out before this mode began)."""
@@ -229,7 +230,11 @@ class Learned:
         if ticket.sent >= self.episode:  # sent after the last episode began: a new one
             if self.n is not None and self.w is not None and retry_after is not None \
                     and retry_after < min(1.0, 0.1 * self.w):
-                self.slack.early(retry_after)  # the window was about to open: sent a little early
+                # the window was about to open: sent a little early (a request of the last window
+                # reached the server late), a timing error, not a smaller window: n stays
+                self.slack.early(retry_after)
+                self.streak = 0
+                return
             self.episode, self.last, self.first, self.streak = now, ticket.sent, ticket.sent, 0
             self.before = (self.n, self.w)
             self.opens = self._opens(ticket, retry_after, now)

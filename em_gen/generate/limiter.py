@@ -15,7 +15,12 @@
     request used) is the capacity, and nothing is sent that does not fit in it: never more in
     flight than `remaining` allows before the reset, and a window's whole budget at once when it
     opens. The lowest `remaining` of the latest answers, less what was sent since, is the other
-    bound (a token bucket refills and settles before its reset): the larger one is used;
+    bound (a token bucket refills and settles before its reset): the larger one is used. And the
+    stated per-minute request limit is not taken at its word (pacing.py): it is paced as a token
+    bucket at limit/60 per second whose burst starts at a few seconds' worth and grows while
+    bursts are admitted; a 429 whose headers still show room (a quantized limit: per minute
+    stated, per 10 s or per second enforced) switches the request budget to the window its 429s
+    teach (`Learned`, below), until several clean windows have passed;
   - without headers (`Learned`): a slow start: after the first request, a window of 10, then one
     scout alone; each scout that goes through doubles what may follow. Each 429 episode shows how
     many requests the server admitted per window (its retry-after dates the window): from then on
@@ -34,7 +39,8 @@ import asyncio
 import math
 import time
 
-from em_gen.generate.budgets import NEVER, Budget, Learned, Slack, Ticket, read_budgets
+from em_gen.generate.budgets import BURST, NEVER, Budget, Learned, Slack, Ticket, read_budgets
+from em_gen.generate.pacing import PACING, Bucket, Pacer, Trust
 from em_gen.providers.base import duration
 
 _REMAINING_RESET = (
@@ -45,7 +51,7 @@ _REMAINING_RESET = (
     ("anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset"),
 )
 
-PACING = 0.98
+__all__ = ["AdaptiveConcurrency", "Bucket", "PACING", "RateLimiter", "Stopped", "limiter_key"]
 
 
 def limiter_key(provider) -> tuple:
@@ -56,30 +62,6 @@ def limiter_key(provider) -> tuple:
 
 class Stopped(Exception):
     """acquire() after stop(): the request must not be sent."""
-
-
-class Bucket:
-    """Token bucket: `rate` units per second, holding at most `capacity`."""
-
-    def __init__(self, rate: float, capacity: float, level: float | None = None):
-        self.rate, self.capacity = rate, capacity
-        self.level = capacity if level is None else level
-        self.stamp = time.monotonic()
-
-    def _refill(self, now: float) -> None:
-        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def wait_time(self, amount: float, now: float) -> float:
-        self._refill(now)
-        amount = min(amount, self.capacity)
-        return 0.0 if self.level >= amount else (amount - self.level) / self.rate
-
-    def take(self, amount: float) -> None:
-        self.level -= min(amount, self.capacity)
-
-    def give_back(self, amount: float) -> None:
-        self.level = min(self.capacity, self.level + amount)
 
 
 class RateLimiter:
@@ -99,7 +81,9 @@ class RateLimiter:
         self.mode = "probe" if learn else "off"  # probe -> headers | learned
         self.in_flight: dict[int, Ticket] = {}
         self.budgets: dict[str, Budget] = {}
+        self.pacers: dict[str, Pacer] = {}  # headers: each stated per-minute limit as a token bucket
         self.slack = Slack(ceiling)
+        self.trust = Trust(ceiling, self.slack)  # headers: the request budget, when 429s contradict them
         self.learned = Learned(ceiling, self.slack, paced=bool(rpm))
         self._seq = 0
         self._changed = asyncio.Event()
@@ -144,17 +128,25 @@ class RateLimiter:
                 self.in_flight[ticket.seq] = ticket
                 if self.mode == "learned":
                     self.learned.took(ticket)
+                for name, p in self._pacing():
+                    p.take(costs[name])
             return ticket
+
+    def _pacing(self):
+        """The pacers that hold requests back now (the request budget's not while its headers are doubted)."""
+        return [(k, p) for k, p in self.pacers.items() if not (k == "requests" and self.trust.doubting)]
 
     def _server_wait(self, costs: dict, now: float) -> float:
         if self.mode == "probe":  # --rpm already spaces the requests evenly: no burst to hold back
             return 0.0 if not self.in_flight or self.requests else NEVER
         if self.mode == "learned":
             return self.learned.wait(now, self.in_flight.values())
-        wait = 0.0
+        wait = self.trust.wait(now, self.in_flight.values())
         for name, b in self.budgets.items():
             in_flight = sum(t.costs[name] for t in self.in_flight.values())
             wait = max(wait, b.wait(costs[name], in_flight, now))
+        for name, p in self._pacing():
+            wait = max(wait, p.wait(costs[name], now))
         return wait
 
     def answered(self, ticket: Ticket, headers: dict, usage: dict) -> None:
@@ -174,12 +166,23 @@ class RateLimiter:
                     "input": usage.get("input_tokens", 0) + usage.get("cache_write_tokens", 0),
                     "tokens": usage.get("input_tokens", 0) + usage.get("cache_write_tokens", 0)
                     + usage.get("cache_read_tokens", 0) + ticket.costs["output"]}
+            whole = not any(t.sent <= ticket.sent + BURST for t in self.in_flight.values())  # its burst is back
             for name, (limit, remaining, secs, at) in stated.items():
                 self.budgets.setdefault(name, Budget(self.slack)).record(limit, remaining, secs, used[name], ticket,
                                                                          now, at)
+                fresh = limit and name == "requests" and name not in self.pacers
+                if fresh:  # this answer's cost is already spent
+                    self.pacers[name] = Pacer(limit, ticket.costs[name], max(1.0, ticket.costs[name]))
+                if name in self.pacers:
+                    self.pacers[name].saw(secs + now - ticket.sent)
+                if name in self.pacers and not fresh:
+                    self.pacers[name].admitted(ticket.costs[name], min(used[name], ticket.costs[name]),
+                                               max(self.budgets[name].cap, 1.0), whole)
             for name, b in self.budgets.items():  # an answer that did not state a budget: its last reset
                 if name not in stated:
                     b.hold(b.reset, used[name], ticket, now)
+            if self.trust.admitted(ticket, now) and "requests" in self.pacers:  # trusted again
+                self.pacers["requests"].reset(self.trust.window.n or 1)
         self._changed.set()
 
     def failed(self, ticket: Ticket, status: int | None, headers: dict | None = None,
@@ -195,7 +198,12 @@ class RateLimiter:
             if self.mode == "headers":
                 for name, (limit, remaining, secs, _) in stated.items():
                     self.budgets.setdefault(name, Budget(self.slack)).record(limit, remaining, secs, 0.0, ticket, now)
-                if retry_after is not None and retry_after <= 1.0:
+                for p in self.pacers.values():
+                    p.refused()
+                if self._unpredicted(ticket, stated):  # the server enforces something finer than it states
+                    limit = self.budgets["requests"].limit if "requests" in self.budgets else None
+                    self.trust.refused(ticket, retry_after, now, limit / 60.0 if limit else None)
+                elif retry_after is not None and retry_after <= 1.0:
                     self.slack.early(retry_after)  # the budget was about to be free: sent a little early
             else:
                 self.mode = "learned"
@@ -205,6 +213,12 @@ class RateLimiter:
         else:
             self.learned.lost(ticket)
         self._changed.set()
+
+    @staticmethod
+    def _unpredicted(ticket: Ticket, stated: dict) -> bool:
+        """A 429 whose headers still show room for the request in every budget (or show none)."""
+        return all(remaining >= max(1.0, min(ticket.costs.get(name, 0.0), limit or math.inf))
+                   for name, (limit, remaining, _, _) in stated.items())
 
     def release(self, ticket: Ticket) -> None:
         """A request that was never answered (cancelled): its reservation is given back."""

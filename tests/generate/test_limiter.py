@@ -158,10 +158,10 @@ def test_a_window_budget_comes_back_whole_when_it_opens():
     async def go():
         lim = RateLimiter(learn=True)
         first = await lim.acquire()
-        lim.answered(first, oai_headers(3, "0.3s"), {})  # capacity 4
+        lim.answered(first, oai_headers(3, "0.3s", 800), {})  # capacity 4 per 0.3 s: 800 per minute
         others = [await lim.acquire() for _ in range(3)]
         for i, tk in enumerate(others):
-            lim.answered(tk, oai_headers(2 - i, "0.3s"), {})
+            lim.answered(tk, oai_headers(2 - i, "0.3s", 800), {})
         t = time.monotonic()
         burst = [await lim.acquire() for _ in range(4)]
         took = time.monotonic() - t

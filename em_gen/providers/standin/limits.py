@@ -10,6 +10,13 @@ Headers (`headers=True`): per-minute `limit` (L x 60 / period, as both providers
 `remaining` (what is left in the window now) and `reset` (when the budget is full again: OpenAI a
 duration, `1.5s`, Anthropic an RFC 3339 time), on answers and on 429s; `headers=False` sends none of
 them (429s keep `retry-after`). A request is counted when admitted, after the stand-in's latency.
+
+Quantized request limits (`quantum=S`, as OpenAI documents: "60,000 per minute may be enforced as
+1,000 per second"): the stated L per `period` is enforced as L x S / period per S seconds (a sliding
+window), and the headers do not tell the whole truth:
+- `quantum_remaining="window"`: `limit` per minute, `remaining` = that per-minute figure less what the
+  S-second window holds, `reset` when the S-second window is empty again;
+- `quantum_remaining="minute"`: `limit`, `remaining` and `reset` of the stated (unenforced) bucket.
 """
 from __future__ import annotations
 
@@ -64,10 +71,22 @@ class Budget:
         return round(self.limit * 60.0 / self.period)
 
 
+QUANTUM_REMAINING = ("window", "minute")
+
+
 class Limits:
     def __init__(self, rate_limit: tuple[int, float] | None = None, token_limit: tuple[int, float] | None = None,
-                 headers: bool = True):
-        self.requests = Budget(*rate_limit) if rate_limit else None
+                 headers: bool = True, quantum: float | None = None, quantum_remaining: str = "window"):
+        if quantum is not None and not rate_limit:
+            raise ValueError("a rate-limit quantum needs a rate limit")
+        if quantum_remaining not in QUANTUM_REMAINING:
+            raise ValueError(f"quantum remaining must be one of {QUANTUM_REMAINING}, not {quantum_remaining!r}")
+        self.requests = Budget(*rate_limit, enforce=quantum is None) if rate_limit else None
+        # the quantized limit: what the server really enforces, per `quantum` seconds
+        self.slice = Budget(rate_limit[0] * quantum / rate_limit[1], quantum) if quantum is not None else None
+        if self.slice and self.slice.limit < 1:
+            raise ValueError(f"a quantum of {quantum}s admits less than one request of {rate_limit}")
+        self.quantum_remaining = quantum_remaining
         tokens, enforce = (token_limit, True) if token_limit else (DEFAULT_TOKENS, False)
         self.tokens = {k: Budget(*tokens, enforce=enforce) for k in ("tokens", "input", "output")}
         self.active = bool(rate_limit or token_limit)  # no limit set: no headers, as before
@@ -81,12 +100,15 @@ class Limits:
             {"tokens": input_tokens + max_tokens}
         with self._lock:
             waits = [(self.requests.wait(1, now), "requests")] if self.requests else []
+            waits += [(self.slice.wait(1, now), "requests")] if self.slice else []
             waits += [(self.tokens[k].wait(n, now), "tokens") for k, n in costs.items()]
             wait, what = max(waits) if waits else (0.0, "")
             if wait > 0:
                 return None, self._headers(anthropic, now), wait, what
             if self.requests:
                 self.requests.take(1, now)
+            if self.slice:
+                self.slice.take(1, now)
             ticket = {k: self.tokens[k].take(n, now) for k, n in costs.items()}
             return ticket, self._headers(anthropic, now), 0.0, ""
 
@@ -110,6 +132,10 @@ class Limits:
             return {}
         state = {"requests": (self.requests.per_minute(), int(self.requests.remaining(now)),
                               self.requests.reset(now))} if self.requests else {}
+        if self.slice and self.quantum_remaining == "window":  # the minute's figure, the slice's count
+            held = self.slice.limit - self.slice.remaining(now)
+            state["requests"] = (self.requests.per_minute(), int(max(0, self.requests.per_minute() - held)),
+                                 self.slice.reset(now))
         names = ("input", "output") if anthropic else ("tokens",)
         for k in names:
             b = self.tokens[k]

@@ -10,7 +10,8 @@ benchmarks. Standard library only.
         client = openai.OpenAI(api_key="x", base_url=srv.base_url + "/v1")
 
 As a process (crash tests): python -m em_gen.providers.standin.server --port 0 --port-file PATH
-    [--faults JSON] [--rate-limit L/SECONDS] [--token-limit T/SECONDS] [--no-rate-headers] [--latency S]
+    [--faults JSON] [--rate-limit L/SECONDS [--rate-quantum S] [--quantum-remaining window|minute]]
+    [--token-limit T/SECONDS] [--no-rate-headers] [--latency S]
     [--stats-file PATH]; serves until SIGTERM. The stats time the requests at the server: `first_request_at`
     (monotonic), `last_answer_at` and `span_s`, from the first request received to the last answer sent.
 """
@@ -55,7 +56,8 @@ class StandInServer:
                  latency: float = 0.0, port: int = 0, host: str = "127.0.0.1", judge_answers: dict | None = None,
                  replay_logs: list[str] | None = None, batch_delay: float = 0.5, p_batch_error: float = 0.0,
                  p_batch_expired: float = 0.0, token_limit: tuple[int, float] | None = None,
-                 rate_headers: bool = True, next_speaker=None):
+                 rate_headers: bool = True, next_speaker=None, rate_quantum: float | None = None,
+                 quantum_remaining: str = "window"):
         if library is None:
             from em_gen.library import load_library
             library = load_library()
@@ -65,7 +67,8 @@ class StandInServer:
         self.batches = BatchStore(self, batch_delay, p_batch_error, p_batch_expired)
         self.faults = faults or Faults()
         self.rate_limit = tuple(rate_limit) if rate_limit else None
-        self.limits = Limits(self.rate_limit, token_limit, headers=rate_headers)  # requests and tokens
+        self.limits = Limits(self.rate_limit, token_limit, headers=rate_headers,  # requests and tokens
+                             quantum=rate_quantum, quantum_remaining=quantum_remaining)
         self.latency = float(latency)
         # next-speaker rate for bare log prefixes (em-gen irc's question): None (the composer's own
         # choice), a share in [0, 1], {LEVEL: share}, or "band" (the middle of the header's band)
@@ -228,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--faults", default="{}", help='JSON, e.g. \'{"p429": 0.3, "seed": 1}\'')
     ap.add_argument("--rate-limit", default=None, help="L/SECONDS: admit at most L requests per window")
     ap.add_argument("--token-limit", default=None, help="T/SECONDS: admit at most T tokens per window (limits.py)")
+    ap.add_argument("--rate-quantum", type=float, default=None, metavar="S",
+                    help="enforce --rate-limit in S-second slices (L x S / SECONDS per S s), as quantized APIs do")
+    ap.add_argument("--quantum-remaining", choices=("window", "minute"), default="window",
+                    help="with --rate-quantum: remaining = the per-minute limit less the slice's count and reset "
+                         "of the slice (window), or remaining and reset of the stated bucket (minute)")
     ap.add_argument("--no-rate-headers", action="store_true", help="send no x-ratelimit-* / anthropic-ratelimit-*")
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--port-file", default=None, help="write the bound port here once listening")
@@ -248,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                             p_batch_expired=args.batch_expired,
                             token_limit=_parse_rate(args.token_limit) if args.token_limit else None,
                             rate_headers=not args.no_rate_headers,
-                            next_speaker=_next_speaker_arg(args.next_speaker))
+                            next_speaker=_next_speaker_arg(args.next_speaker), rate_quantum=args.rate_quantum,
+                            quantum_remaining=args.quantum_remaining)
     except (ValueError, TypeError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
