@@ -32,6 +32,7 @@ LATE = 0.15  # at most this much of a slow answer is taken as arriving late (the
 FRACTION = 0.02  # ... and at most this share of the reset
 INITIAL_WINDOW = 10  # requests sent, the first one included, before the first scout (TCP's RFC 6928)
 NEVER = math.inf
+SNAP = 0.25  # a learned window this close to n / the stated rate is taken to be exactly that
 
 
 def read_budgets(headers: dict) -> dict[str, tuple[float | None, float, float]]:
@@ -276,3 +277,7 @@ class Learned:
         self.n = max(1, count) if n0 is None else max(1, min(n0, max(count, n0 // 2)))
         if w0 is not None:
             self.w = w0
+        if self.most and self.w:  # a quantized limit is the stated rate in slices: n per n / most seconds
+            # (the window measured errs by when requests reached the server: a new connection's late)
+            slice_ = self.n / self.most
+            self.w = slice_ if abs(self.w - slice_) <= SNAP * slice_ else max(self.w, slice_)

@@ -25,7 +25,6 @@ from em_gen.generate.budgets import Learned, Slack, Ticket
 
 PACING = 0.98  # paced 2% under the rate: arrivals jitter by a few ms (a sliding window then sees limit+1)
 BURST_SECONDS = 4.0  # the first burst: a few seconds' worth of the stated rate
-SNAP = 0.25  # a learned window this close to n / the stated rate is taken to be exactly that
 TRUST_AFTER = 8  # clean learned windows before the headers are trusted again (doubled each time)
 
 
@@ -151,11 +150,7 @@ class Trust:
             self.doubting = True
         w = self.window
         w.most = rate
-        w.rejected(ticket, retry_after, now)
-        if rate and w.n and w.w:  # a quantized limit is the stated rate in slices: n per n / rate seconds;
-            # the window measured errs by when the requests reached the server (a new connection's is late)
-            slice_ = w.n / rate
-            w.w = slice_ if abs(w.w - slice_) <= SNAP * slice_ else max(w.w, slice_)
+        w.rejected(ticket, retry_after, now)  # (Learned snaps the window to n / `most`: a quantized limit)
 
     def wait(self, now: float, in_flight) -> float:
         return self.window.wait(now, in_flight) if self.doubting else 0.0

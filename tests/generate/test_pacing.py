@@ -208,13 +208,13 @@ def run_against_standin(lib, tmp_path, flags, n, concurrency=16):
 
 
 def test_end_to_end_stated_per_minute_enforced_per_slice(lib, tmp_path):
-    """600 per minute stated, 10 per second enforced, remaining counting down from 600: a few 429s
-    while the burst grows into the slice, then whole slices (the old limiter: about one 429 per
-    request served, sending what remaining allowed)."""
-    by, span, lim = run_against_standin(lib, tmp_path, ["--rate-limit", "600/60", "--rate-quantum", "1"], 30)
-    assert by.get(200) == 30 and by.get(429, 0) <= 10, by  # the old limiter: about 30
-    assert lim.trust.doubting and lim.trust.window.n == 10
-    assert 2.0 <= span < 3.6, span  # three slices (one more let pass: a loaded machine delays some requests)
+    """120 per minute stated, 10 per 5 s enforced, remaining counting down from 120: a few 429s
+    while the burst grows into the slice, then whole slices (the old limiter sent what `remaining`
+    allowed: about three 429s per request served)."""
+    by, span, lim = run_against_standin(lib, tmp_path, ["--rate-limit", "120/60", "--rate-quantum", "5"], 20)
+    assert by.get(200) == 20 and by.get(429, 0) <= 5, by
+    assert lim.trust.doubting and lim.trust.window.n == 10 and lim.trust.window.w == 5.0
+    assert 5.0 <= span < 7.0, span  # two slices
 
 
 def test_end_to_end_stated_per_minute_enforced_per_second(lib, tmp_path):
