@@ -432,14 +432,14 @@ def test_status_shows_a_run_that_stopped_on_a_fatal_error(tmp_path, server, caps
     assert r.returncode == 1 and "fatal" in r.stderr, r.stderr[-1500:]
     r = run_cli("--status", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    line = [x for x in r.stdout.splitlines() if "stopped" in x]
+    line = [x for x in r.stdout.splitlines() if x.startswith("last session of")]
     assert len(line) == 1 and "batch1" in line[0] and "fatal" in line[0] and "no-such-model" in line[0], r.stdout
     r = run_cli("--status", "--json", "--out", str(out))
     last = json.loads(r.stdout)["last_session"]
     assert last["run"] == "batch1" and last["status"] == "fatal" and "404" in last["message"]
     # a run that finished shows no such line
     r = run_cli("--batch", "1", "--out", str(tmp_path / "ok"), "--no-progress")
-    assert "stopped" not in run_cli("--status", "--out", str(tmp_path / "ok")).stdout
+    assert "last session of" not in run_cli("--status", "--out", str(tmp_path / "ok")).stdout
 
 
 def test_version(capsys):
