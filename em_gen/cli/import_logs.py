@@ -14,6 +14,7 @@ from em_gen.providers.standin import start_offline
 def import_logs_command(args, lib: Library) -> int:
     from em_gen.deploy.config import parse_channel
     from em_gen.deploy.importlogs import import_logs
+    args.format = args.format or "transcript"
     channels = {}
     for spec in args.channel or []:
         name, header, level = parse_channel(spec, lib)

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--report", action="store_true", help="write OUT/report.html: one self-contained page with the run's figures (opens offline)")
     mode.add_argument("--cancel-batches", action="store_true", help="cancel the open provider batches of --out (what already succeeded is read and kept)")
     mode.add_argument("--import-logs", nargs="+", metavar="FILE", help="real channel logs -> reviewed candidate records in OUT/real/ (windows around Em's lines, pseudonymised, gated, deduplicated)")
-    p.add_argument("--format", choices=["transcript", "weechat", "irssi", "znc"], default="transcript", help="with --import-logs: the logs' format")
+    p.add_argument("--format", choices=["transcript", "weechat", "irssi", "znc"], default=None, help="with --import-logs: the logs' format (default: transcript, em-gen irc's)")
     p.add_argument("--channel", action="append", metavar="'#NAME=LEVEL'", help="with --import-logs: a channel's engagement level ('#NAME=#HEADER=LEVEL' names the header's channel); repeatable")
     p.add_argument("--em-nick", default=None, metavar="NICK", help="with --import-logs: Em's nick in foreign logs (default Em; NICK_ too)")
     p.add_argument("--no-pseudonymise", action="store_true", help="with --import-logs: keep other people's nicks (pseudonymised by default)")
@@ -140,8 +140,9 @@ def check_args(args) -> None:
         raise BadInput(f"--fraction must be in (0, 1], got {args.fraction}")
     if not 0 <= args.holdout < 1:
         raise BadInput(f"--holdout must be in [0, 1), got {args.holdout}")
-    if (args.channel or args.em_nick or args.no_pseudonymise) and not args.import_logs:
-        raise BadInput("--channel, --em-nick and --no-pseudonymise go with --import-logs (for a live channel: em-gen irc)")
+    if (args.channel or args.em_nick or args.no_pseudonymise or args.format) and not args.import_logs:
+        raise BadInput("--format, --channel, --em-nick and --no-pseudonymise go with --import-logs "
+                       "(for a live channel: em-gen irc)")
     _positive(args, "steps")
     _positive(args, "sequence-len")
     if not (generating or args.status or args.validate or args.revalidate or args.export or args.token_lengths
