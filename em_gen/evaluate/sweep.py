@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from em_gen.evaluate.cache import DEFAULT_CACHE, Cache, probe_digest
-from em_gen.evaluate.checkpoints import Checkpoint, sweep_targets
+from em_gen.evaluate.checkpoints import Checkpoint, eval_losses, sweep_targets
 from em_gen.evaluate.judge import apply_readings, judge_key, judge_provider, judge_readings
 from em_gen.evaluate.metrics import METRICS, ordered
 from em_gen.evaluate.recommend import BAND_METRIC, MUST_HAVE, band_stat, decide, paired_band
@@ -110,6 +110,13 @@ class Sweep:
         return {"scores": scores, "rows": rows, "seconds": seconds, "load_seconds": load, "cached": hit is not None}
 
 
+def base_loss(run_dir: Path | None, cks: list[Checkpoint]) -> float | None:
+    """The eval loss the trainer logged at step 0 (before training), when it did."""
+    if run_dir is None:
+        return None
+    return eval_losses(run_dir, [c.folder for c in cks if c.folder is not None]).get(0)
+
+
 def _with_band(metrics: list[str]) -> list[str]:
     out = list(metrics)
     if "participation" in out:
@@ -175,7 +182,8 @@ def run_sweep(args) -> int:
                      probes, bands, n_boot, seed)
     report = {"version": REPORT_VERSION, "kind": "sweep", **report_head(args, lib, probes, sources),
               "run_dir": str(run_dir) if run_dir else None, "must_have": musts,
-              "base": {"label": "base", "target": base.describe(), "seconds": round(base_res["seconds"], 2),
+              "base": {"label": "base", "target": base.describe(), "eval_loss": base_loss(run_dir, cks),
+                       "seconds": round(base_res["seconds"], 2),
                        "load_seconds": round(base_res["load_seconds"], 2),
                        "cached": base_res["cached"], "metrics": summary(base_res)},
               "checkpoints": entries, "failed": failed, **verdict,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from em_gen.evaluate.recommend import goal
 
+PER_BLOCK = 4
+
 
 def _mean(e: dict | None) -> str:
     if not e or e.get("mean") is None:
@@ -29,7 +31,9 @@ def format_sweep(report: dict) -> str:
     head = f"{'checkpoint':<24} {'step':>6} {'eval_loss':>9} {'time':>8} {'rank':>4}  target"
     lines += ["", head, "-" * len(head)]
     b = report["base"]
-    lines.append(f"{'base':<24} {'-':>6} {'-':>9} {_time(b):>8} {rank.get('base', '-'):>4}  {b['target']}")
+    bl = f"{b['eval_loss']:.4f}" if isinstance(b.get("eval_loss"), (int, float)) else "-"
+    lines.append(f"{'base':<24} {'0' if bl != '-' else '-':>6} {bl:>9} {_time(b):>8} {rank.get('base', '-'):>4}  "
+                 f"{b['target']}")
     for c in cks:
         mark = (" <- recommended" if c["label"] == rec else "") + (" (reverting)" if c["label"] in reverting else "")
         loss = f"{c['eval_loss']:.4f}" if isinstance(c.get("eval_loss"), (int, float)) else "-"
@@ -46,15 +50,17 @@ def format_sweep(report: dict) -> str:
     lines += ["", "checkpoint - base per metric: mean, then the paired difference [95% CI]; * = CI excludes 0; "
                   "! = a must-have metric"]
     width = 30
-    head = f"{'metric':<24} {'goal':<6} {'base':>5}" + "".join(f"  {c['label'][:width]:<{width}}" for c in cks)
-    lines += [head, "-" * len(head)]
-    for m in metrics:
-        row = f"{m + (' !' if m in musts else ''):<24} {goal(m):<6} {_mean(b['metrics'].get(m)):>5}"
-        for c in cks:
-            cell = _mean(c["metrics"].get(m)) + _diff(c["compare"].get(m))
-            row += f"  {cell:<{width}}"
-        lines.append(row)
-    lines += participation_lines(report, width)
+    for k in range(0, len(cks), PER_BLOCK):  # a few checkpoints side by side, then the next few
+        block = cks[k: k + PER_BLOCK]
+        head = f"{'metric':<24} {'goal':<6} {'base':>5}" + "".join(f"  {c['label'][:width]:<{width}}" for c in block)
+        lines += ["", head, "-" * len(head)]
+        for m in metrics:
+            row = f"{m + (' !' if m in musts else ''):<24} {goal(m):<6} {_mean(b['metrics'].get(m)):>5}"
+            for c in block:
+                cell = _mean(c["metrics"].get(m)) + _diff(c["compare"].get(m))
+                row += f"  {cell:<{width}}"
+            lines.append(row)
+        lines += participation_lines({**report, "checkpoints": block}, width)
     lines.append("")
     r = report.get("recommendation")
     if r:

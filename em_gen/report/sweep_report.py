@@ -64,8 +64,12 @@ def curves(report: dict, metrics: list[str]) -> str:
                 if not pts:
                     empty(ax, "no eval loss logged")
                     continue
+                base_loss = report["base"].get("eval_loss")
+                if isinstance(base_loss, (int, float)):  # the trainer's eval before the first step
+                    pts = [(0.0, float(base_loss))] + pts
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], color=GREY, marker="o", linestyle="-",
                         label="eval loss")
+                ax.ticklabel_format(axis="y", useOffset=False, style="plain")
             else:
                 goal = (report["base"]["metrics"].get(name) or {}).get("goal") or next(
                     (c["metrics"][name].get("goal") for c in cks if name in c["metrics"]), "")
@@ -131,8 +135,9 @@ def build(report: dict, path: Path) -> str:
         verdict.append("<ul>" + "".join(f"<li>{esc(w)}</li>" for w in rec.get("why", [])) + "</ul>")
     for r in report.get("reverting", []):
         verdict.append(para(f"Reverting: {r['label']}: {r['why']}", "reasons"))
-    for line in report.get("unchanged_lines", []):
-        verdict.append(para(line[0].upper() + line[1:] + ".", "note"))
+    if report.get("unchanged_lines"):
+        verdict.append('<div class="note">' + "<br>".join(esc(line[0].upper() + line[1:] + ".")
+                                                          for line in report["unchanged_lines"]) + "</div>")
     for f in report.get("failed", []):
         verdict.append(para(f"Failed and skipped: {f['label']}: {f['error']}", "reasons"))
     musts = report.get("must_have", [])
@@ -143,13 +148,13 @@ def build(report: dict, path: Path) -> str:
     for label, e in [("base", b)] + [(c["label"], c) for c in cks]:
         r = rank.get(label, {})
         loss = e.get("eval_loss")
-        rows.append([r.get("rank", "-"), label, e.get("step", "-") if label != "base" else 0,
+        rows.append([r.get("rank", "-"), label, (e.get("step") if e.get("step") is not None else "-") if label != "base" else 0,
                      f"{loss:.4f}" if isinstance(loss, (int, float)) else "-",
-                     "cached" if e.get("cached") else f"{e.get('seconds', 0):.1f}s",
+                     "cached" if e.get("cached") else f"{e.get('seconds', 0):.1f}s + {e.get('load_seconds', 0):.1f}s",
                      ", ".join(r.get("worse_than_best", [])) or "-", ", ".join(r.get("better_than_base", [])) or "-",
                      "yes" if r.get("reverting") else "", "yes" if rec and label == rec["label"] else ""])
     rows.sort(key=lambda r: (r[0] if isinstance(r[0], int) else 1 << 30))
-    ck_table = table(["rank", "checkpoint", "step", "eval loss", "time", "worse than the best on",
+    ck_table = table(["rank", "checkpoint", "step", "eval loss", "sampling + loading", "worse than the best on",
                       "better than the base on", "reverting", "recommended"], rows, num={0, 2, 3}, flag={7})
     diffs = table(["metric", "goal", "base"] + [c["label"] for c in cks],
                   [[m, (b["metrics"].get(m) or {}).get("goal", ""), _cell(b["metrics"].get(m))]

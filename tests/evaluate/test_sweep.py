@@ -202,6 +202,9 @@ def test_relative_base_name_as_axolotl_wrote_it(tmp_path):
     ("with-compare", "--compare does not go with --sweep"),
     ("base-alone", "--base goes with --sweep"),
     ("must-have", "--must-have bogus: no such metric"),
+    ("bare-report", "--report needs a REPORT.json"),
+    ("no-cache-alone", "--no-cache goes with --sweep"),
+    ("judge-must-have", "--must-have judge: the judge metrics need --judge"),
 ])
 def test_bad_sweep_input_is_one_line_and_exit_2(tmp_path, capsys, case, needle):
     run = fake_run(tmp_path)
@@ -214,7 +217,10 @@ def test_bad_sweep_input_is_one_line_and_exit_2(tmp_path, capsys, case, needle):
             "mixed": ["--sweep", "openai:http://127.0.0.1:9/v1#a", str(run), "--base", "openai:http://127.0.0.1:9#b"],
             "with-compare": ["--sweep", str(run), "--compare", "hf:a", "hf:b"],
             "base-alone": ["--base", "hf:x", "--model", str(other)],
-            "must-have": ["--sweep", str(run), "--must-have", "bogus"]}[case]
+            "must-have": ["--sweep", str(run), "--must-have", "bogus"],
+            "bare-report": ["--report"],
+            "no-cache-alone": ["--no-cache", "--model", str(other)],
+            "judge-must-have": ["--sweep", str(run), "--must-have", "boundaries,judge"]}[case]
     if case == "no-weights":
         (run / "checkpoint-40" / "adapter_model.safetensors").unlink()
     assert cli_main(["eval", *args, "--out", str(tmp_path / "r.json"), "--no-progress"]) == 2

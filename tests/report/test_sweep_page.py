@@ -41,6 +41,7 @@ def test_sweep_page_is_self_contained(sweep_page):
     assert html.count("<svg") == 1 and "<img" not in html
     assert "recommended: tuned" in html  # the marker's legend entry inside the figure
     assert "no eval loss logged" in html  # targets given: no trainer_state.json to read
+    assert "Participation per engagement level against its band" in html and "15%-20%" in html
 
 
 def test_sweep_page_in_a_real_browser(sweep_page, tmp_path):
