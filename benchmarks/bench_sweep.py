@@ -1,6 +1,6 @@
 """`em-gen eval --sweep` on CPU: time per checkpoint, and what the cache saves on a rerun.
 
-    .venv/bin/python benchmarks/bench_sweep.py [RUN_DIR] [--limit N] [--samples S] [--checkpoints K]
+    .venv/bin/python benchmarks/bench_sweep.py [RUN_DIR] [--limit N] [--samples S] [--checkpoints K] [--threads T]
 
 Without RUN_DIR it smoke-trains the tiny random Mistral for K steps (default 3), saving a checkpoint
 every step with an eval split (the train venv, .venv-train). Then it runs the sweep in the train venv
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=2)
     ap.add_argument("--checkpoints", type=int, default=3)
     ap.add_argument("--line-tokens", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (OMP_NUM_THREADS, default 1)")
     a = ap.parse_args()
     venv = ROOT / ".venv-train"
     work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
@@ -49,9 +51,11 @@ def main() -> int:
            "--heldout", "none", "--limit", str(a.limit), "--samples", str(a.samples), "--turns", "3",
            "--line-tokens", str(a.line_tokens), "--no-progress", "--cache", str(work / "cache")]
     walls = []
+    env = smoke.train_env({"OMP_NUM_THREADS": str(a.threads)})
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; torch threads {a.threads}")
     for name in ("first", "rerun"):
         t = time.monotonic()
-        p = subprocess.run([*cmd, "--out", str(work / f"{name}.json")], cwd=ROOT, env=smoke.train_env(),
+        p = subprocess.run([*cmd, "--out", str(work / f"{name}.json")], cwd=ROOT, env=env,
                            capture_output=True, text=True)
         walls.append(time.monotonic() - t)
         if p.returncode:
@@ -66,7 +70,7 @@ def main() -> int:
             for c in r["checkpoints"]:
                 print(f"  {c['label']}: adapter load {c['load_seconds']}s, sampling {c['seconds']}s "
                       f"({r['settings']['probes']} probes x {a.samples} samples)")
-    print(f"rerun / first: {walls[1] / walls[0]:.3f}")
+    print(f"rerun / first: {walls[1] / walls[0]:.3f}; load average after: {os.getloadavg()[0]:.1f}")
     return 0
 
 
