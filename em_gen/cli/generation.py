@@ -9,7 +9,8 @@ from pathlib import Path
 
 from em_gen.cli.batch import cancel_batches, print_open_batches
 from em_gen.cli.check import validate_command
-from em_gen.generate.journal import TEST_DATASET, Store
+from em_gen.generate.journal import TEST_DATASET, Store, journal_problems, read_state
+from em_gen.generate.lock import FolderLock, holder
 from em_gen.generate.orchestrate import (
     OFFLINE_BANNER,
     providers_for,
@@ -22,12 +23,12 @@ from em_gen.generate.orchestrate import (
 )
 from em_gen.generate.deal import Dealer, shortfall_line
 from em_gen.generate.diversity import dataset_diversity
-from em_gen.generate.plan import jobs_for_bytes, make_plan, plan_runs
+from em_gen.generate.plan import jobs_for_bytes, make_plan
 from em_gen.generate.preflight import check_before_writing, check_out, read_runs, refuse_model_offline
 from em_gen.generate.prompting import build_request
 from em_gen.generate.runner import RunConfig, Runner
 from em_gen.generate.templates import check_templates
-from em_gen.generate.stats import build_stats, format_status
+from em_gen.generate.stats import build_stats, format_status, planned_mix
 from em_gen.library import BadInput, Library
 from em_gen.providers import (
     DEFAULT_MODELS,
@@ -83,8 +84,16 @@ def dispatch(args, lib: Library) -> int:
     if args.report:
         from em_gen.cli.reporting import report_command
         return report_command(lib, out)
-    if args.export or args.token_lengths or args.smoke_train:
+    if args.token_lengths:
         return training_step(args, lib, out)
+    if args.export or args.smoke_train:  # they write into the folder: its one writer while they run
+        if not (out / "em_character_training.jsonl").exists():
+            return training_step(args, lib, out)  # says there is nothing to work from
+        lock = FolderLock(out)
+        try:
+            return training_step(args, lib, out)
+        finally:
+            lock.release()
     if args.estimate:  # before the output folder is touched: nothing is written, nothing spent
         provider = choose_provider(args.provider)
         refuse_model_offline(args, provider)
@@ -93,7 +102,9 @@ def dispatch(args, lib: Library) -> int:
             lib, int((args.target_mb if args.target_mb is not None else DEFAULT_TARGET_MB) * 1e6))
         return estimate(args, lib, provider, model, n)
     check_before_writing(args, lib, out, DEFAULT_TARGET_MB, judge_on)  # a refused command writes nothing
-    store = Store(out / "test", TEST_DATASET) if args.test else Store(out)
+    store = Store(out / "test", TEST_DATASET) if args.test else Store(out)  # the folder's one writer from here on
+    for line in journal_problems(store.state):
+        warn(line)
     try:
         if args.revalidate:
             return revalidate_command(args, lib, store)
@@ -204,21 +215,30 @@ def training_step(args, lib: Library, out: Path) -> int:
 
 
 def status(lib: Library, out: Path, as_json: bool) -> int:
+    """Read-only: no lock, no repair, nothing written; works while a run is writing to the folder."""
     if not read_runs(out):
         raise BadInput(f"--status: {out} holds no em-gen run (no run in its journal.jsonl); start one with --batch N or --full")
-    store = Store(out)
-    try:
-        jobs = [j for plan in plan_runs(lib, store.state.runs)[0].values() for j in plan]
-        stats = build_stats(lib, store.state, jobs, distinct_of(store))
-        stats["dataset_diversity"] = dataset_diversity(store.state, lib.em)
-    finally:
-        store.close()
+    state = read_state(out)
+    stats = build_stats(lib, state, planned_mix(lib, state), distinct_of(state))
+    stats["dataset_diversity"] = dataset_diversity(state, lib.em)
+    stats["journal_problems"] = journal_problems(state)
+    who = holder(out)
+    if who is not None:
+        stats["writing_now"] = who
     stopped = last_session(out)
     stats["last_session"] = stopped
-    print(json.dumps(stats, indent=2) if as_json else format_status(stats))
-    if stopped and not as_json:
+    if as_json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    print(format_status(stats))
+    if stopped:
         print(f"last session of {stopped['run']} stopped ({stopped['status']})"
               + (f": {stopped['message']}" if stopped["message"] else "") + RESUME_HINT.get(stopped["status"], ""))
+    for line in stats["journal_problems"]:
+        print(f"warning: {line}")
+    if who is not None:
+        print(f"a run is writing to this folder now (pid {who.get('pid', '?')}, `{who.get('command', '')}`): "
+              "these figures are a snapshot")
     return 0
 
 

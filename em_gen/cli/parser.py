@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from em_gen.generate.folders import out_path
+from em_gen.generate.journal import MAX_PLAN
 from em_gen.library import BadInput
 
 
@@ -113,6 +114,11 @@ def check_args(args) -> None:
     for name in ("batch", "concurrency", "rpm", "tpm", "target-mb", "max-tokens", "timeout", "max-attempts",
                  "monitor-after"):
         _positive(args, name)
+    if args.batch is not None and args.batch > MAX_PLAN:
+        raise BadInput(f"--batch {args.batch}: at most {MAX_PLAN:,} conversations in one run (a --full of 15 MB "
+                       "plans about 3,500); was that a typo?")
+    if args.target_mb is not None and args.target_mb > 400:
+        raise BadInput(f"--target-mb {args.target_mb:g}: at most 400 MB in one run (the plan asks for 10-20)")
     for name in ("max-cost", "max-replacements"):
         _positive(args, name, allow_zero=True)
     if args.temperature is not None and not 0 <= args.temperature <= 2:

@@ -13,8 +13,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from em_gen.generate.lock import FolderLock
 from em_gen.library import BadInput
 
+# the most jobs one plan may hold (--batch N is capped here): a --full run of 15 MB plans about 3,500
+MAX_PLAN = 100_000
 JOURNAL = "journal.jsonl"
 DATASET = "em_character_training.jsonl"
 TEST_DATASET = "test_accepted.jsonl"  # --test's kept conversation: never a file named like the training set
@@ -97,20 +100,46 @@ class AppendFile:
         self._f.close()
 
 
-def read_jsonl(path: Path) -> tuple[list[dict], int]:
-    """Records of a JSONL file, and the number of unreadable lines skipped."""
-    out, bad = [], 0
+def read_jsonl(path: Path, skip_torn_tail: bool = False) -> tuple[list[dict], list[int]]:
+    """Records of a JSONL file, and the byte offsets of the unreadable lines skipped. With
+    `skip_torn_tail`, a last line without its newline (a line being written, or torn by a crash) is
+    left out instead of counted: a reader that must not repair the file (another process may be
+    appending to it) sees the journal up to its last whole line."""
+    out, bad = [], []
     if not path.exists():
         return out, bad
+    pos = 0
     with open(path, "rb") as f:
         for line in f:
+            at, pos = pos, pos + len(line)
+            if skip_torn_tail and not line.endswith(b"\n"):
+                break
             if not line.strip():
                 continue
             try:
-                out.append(json.loads(line))
+                rec = json.loads(line)
             except ValueError:
-                bad += 1
+                bad.append(at)
+                continue
+            if isinstance(rec, dict):
+                out.append(rec)
+            else:
+                bad.append(at)
     return out, bad
+
+
+def journal_problems(state: "State") -> list[str]:
+    """One line per kind of journal damage: every unreadable line (count and byte offsets) and every
+    record that could not be used. Shown by --status, --resume and --revalidate."""
+    out = []
+    if state.bad_offsets:
+        shown = ", ".join(str(o) for o in state.bad_offsets[:10]) + (" ..." if len(state.bad_offsets) > 10 else "")
+        out.append(f"{JOURNAL}: {len(state.bad_offsets)} unreadable line(s) skipped, at byte offset(s) {shown}; "
+                   "they stay in the file untouched (a paid response on such a line is not counted until it is "
+                   "mended by hand)")
+    for why in state.skipped[:10]:
+        out.append(f"{JOURNAL}: {why}")
+    return out
 
 
 def read_text_records(path: Path) -> list[tuple[int, dict]]:
@@ -152,7 +181,12 @@ class State:
     batch_seen: set = field(default_factory=set)  # custom_ids whose result is journaled
     batch_errors: dict = field(default_factory=dict)  # (job id, slot) -> errored/expired/canceled results
     batch_last_error: dict = field(default_factory=dict)  # (job id, slot) -> the last such result
-    bad_lines: int = 0
+    bad_offsets: list = field(default_factory=list)  # byte offsets of unreadable journal lines
+    skipped: list = field(default_factory=list)  # why each record that could not be used was skipped
+
+    @property
+    def bad_lines(self) -> int:
+        return len(self.bad_offsets)
 
     def add(self, rec: dict) -> None:
         t = rec.get("t")
@@ -230,14 +264,16 @@ class Store:
             probe.unlink()
         except OSError as e:
             raise BadInput(f"--out {self.out}: not writable ({e.strerror or e})") from None
+        self.lock = FolderLock(self.out)  # one writer per folder; a second one stops here, before any write
         self.journal_path = self.out / JOURNAL
-        repaired = repair_tail(self.journal_path)
-        records, bad = read_jsonl(self.journal_path)
-        self.state = State(bad_lines=bad)
-        for rec in records:
-            self.state.add(rec)
-        self.repaired = repaired
-        self.journal = AppendFile(self.journal_path)
+        try:
+            repaired = repair_tail(self.journal_path)
+            self.state = load_state(self.journal_path)
+            self.repaired = repaired
+            self.journal = AppendFile(self.journal_path)
+        except BaseException:
+            self.lock.release()
+            raise
         self._dataset = self._rejected = None
 
     # -- journal ---------------------------------------------------------------------------
@@ -321,3 +357,34 @@ class Store:
         for f in (self.journal, self._dataset, self._rejected):
             if f is not None:
                 f.close()
+        self.lock.release()
+
+
+def load_state(path: Path, skip_torn_tail: bool = False) -> State:
+    """The State a journal describes. A record that is valid JSON but not a usable em-gen record (a
+    run record without its fields, a response without its job) is skipped and named in `skipped`,
+    never fatal: one bad line must not make a folder unusable."""
+    records, bad = read_jsonl(path, skip_torn_tail)
+    state = State(bad_offsets=bad)
+    for rec in records:
+        if rec.get("t") == "run" and not usable_run(rec):
+            state.skipped.append(f"corrupt run record {str(rec.get('run'))[:40]!r} skipped")
+            continue
+        try:
+            state.add(rec)
+        except (KeyError, TypeError, AttributeError) as e:
+            state.skipped.append(f"unusable {str(rec.get('t'))[:20]!r} record skipped (missing {e})")
+    return state
+
+
+def usable_run(rec: dict) -> bool:
+    """A run record --status, --report and --resume can work from (a typo'd or damaged one is skipped)."""
+    return (isinstance(rec.get("run"), str) and isinstance(rec.get("mode"), str)
+            and (rec.get("n") is None or (isinstance(rec["n"], int) and 0 <= rec["n"] <= MAX_PLAN))
+            and isinstance(rec.get("seed", 0), int))
+
+
+def read_state(out: Path) -> State:
+    """The folder's State for a read-only mode: no lock taken, nothing repaired or written, a last line
+    still being written by a live run left out."""
+    return load_state(Path(out) / JOURNAL, skip_torn_tail=True)

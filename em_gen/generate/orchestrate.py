@@ -13,7 +13,7 @@ from pathlib import Path
 from em_gen.generate.journal import PROGRESS, STATS, Store, atomic_write
 from em_gen.generate.deal import shortfall_line
 from em_gen.generate.diversity import dataset_diversity
-from em_gen.generate.plan import Job, jobs_for_bytes, plan_runs, replacement_for, run_plan
+from em_gen.generate.plan import Job, jobs_for_bytes, mix_of, plan_runs, replacement_for, run_plan
 from em_gen.generate.reach import ReachGuard
 from em_gen.generate.runner import Outcome, RunConfig, Runner
 from em_gen.generate.stats import build_stats
@@ -146,8 +146,16 @@ def choose_run(lib: Library, store: Store, opt: Options) -> dict:
     run = {"t": "run", "run": run_id, "mode": opt.mode, "n": n, "n_requested": opt.n,
            "target_bytes": opt.target_bytes, "seed": seed, "fingerprint": lib.fingerprint,
            "provider": opt.provider, "model": opt.model, "judge_model": opt.judge_model, "ts": round(time.time(), 3)}
-    store.record(run)
+    _record_with_mix(lib, store, run, run_id)
     return run
+
+
+def _record_with_mix(lib: Library, store: Store, run: dict, prefix: str) -> None:
+    """Journal a run (or round) record only after its plan is built and checked, with the plan's mix
+    in it: what --status and --report show as planned, without re-planning."""
+    plans, _ = plan_runs(lib, [*store.state.runs, run])
+    run["mix"] = mix_of(plans.get(prefix, []))
+    store.record(run)
 
 
 def run_bytes(store: Store, run_id: str) -> int:
@@ -180,10 +188,11 @@ def load_diversity(store: Store) -> Diversity:
     return div
 
 
-def distinct_of(store: Store) -> dict:
-    """distinct-1/distinct-2 over every kept conversation (a full pass: end of run and --status)."""
+def distinct_of(store) -> dict:
+    """distinct-1/distinct-2 over every kept conversation (a full pass: end of run and --status);
+    `store` is a Store or a read-only State."""
     div = Diversity()
-    for v in store.state.accepted():
+    for v in getattr(store, "state", store).accepted():
         div.count(v["text"])
     return div.distinct()
 
@@ -263,7 +272,7 @@ def generate(lib: Library, store: Store, opt: Options, cfg: RunConfig, pricing: 
             ext = {"t": "run", "run": run["run"], "mode": "full", "extension": k,
                    "n": jobs_for_bytes(lib, deficit), "seed": run["seed"], "fingerprint": lib.fingerprint,
                    "ts": round(time.time(), 3)}
-            store.record(ext)
+            _record_with_mix(lib, store, ext, f"{run['run']}x{k}")
             rounds.append(ext)
             plans, dealer = plan_runs(lib, store.state.runs)
             plan = run_plan(plans, run["run"])

@@ -5,11 +5,39 @@ from __future__ import annotations
 from collections import Counter
 
 from em_gen.generate.journal import State
-from em_gen.generate.plan import DIMENSIONS, Job, mix_of
-from em_gen.library import Library
+from em_gen.generate.plan import DIMENSIONS, Job, mix_of, plan_runs
+from em_gen.library import BadInput, Library
 
 
-def build_stats(lib: Library, state: State, planned: list[Job] | None = None, distinct: dict | None = None) -> dict:
+def planned_mix(lib: Library, state: State) -> dict | None:
+    """The mix every run (and every round of a --full run) planned: summed from the mix each run record
+    stores, so showing status never rebuilds a plan. Only a folder with a run recorded before runs
+    stored their mix is planned again (run sizes are capped when the journal is read); a plan this
+    library cannot make again (other scenarios) is left out."""
+    total: dict[str, Counter] = {d: Counter() for d in DIMENSIONS}
+    seen, replanned = set(), None
+    for r in state.runs:
+        if not r.get("n") or r.get("mode") == "test":
+            continue
+        prefix = r["run"] if not r.get("extension") else f"{r['run']}x{r['extension']}"
+        if prefix in seen:
+            continue
+        seen.add(prefix)
+        mix = r.get("mix")
+        if not isinstance(mix, dict):
+            if replanned is None:
+                try:
+                    replanned = plan_runs(lib, state.runs)[0]
+                except (BadInput, KeyError, ValueError):
+                    replanned = {}
+            mix = mix_of(replanned.get(prefix, []))
+        for d in DIMENSIONS:
+            total[d].update({k: v for k, v in (mix.get(d) or {}).items() if isinstance(v, int)})
+    return {d: dict(c) for d, c in total.items()} if any(total.values()) else None
+
+
+def build_stats(lib: Library, state: State, planned: list[Job] | dict | None = None,
+                distinct: dict | None = None) -> dict:
     accepted = state.accepted()
     rejected = [v for v in state.verdicts.values() if not v["ok"]]
     reasons = Counter(r.split(":", 1)[0] for v in rejected for r in v["reasons"])
@@ -41,7 +69,7 @@ def build_stats(lib: Library, state: State, planned: list[Job] | None = None, di
         "tokens": dict(tokens),
         "cost_usd": round(cost, 6),
         "mix_achieved": achieved,
-        "mix_planned": mix_of(planned) if planned else None,
+        "mix_planned": (planned if isinstance(planned, dict) else mix_of(planned)) if planned else None,
         "core_coverage": coverage,
         "runs": [{k: r.get(k) for k in ("run", "mode", "n", "target_bytes", "seed", "provider", "model")}
                  for r in state.runs],

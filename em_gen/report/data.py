@@ -13,9 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from em_gen.generate.journal import JOURNAL, STATS, State, atomic_write, read_jsonl
-from em_gen.generate.plan import mix_of, plan_runs
-from em_gen.generate.stats import build_stats
+from em_gen.generate.journal import JOURNAL, STATS, State, atomic_write, read_jsonl, usable_run
+from em_gen.generate.stats import build_stats, planned_mix
 from em_gen.library import BadInput, Library
 from em_gen.quality.rules.diversity import _tokens
 
@@ -113,13 +112,16 @@ def read_journal(out: Path) -> tuple[State, list[dict], list[dict], list[tuple[s
     path = out / JOURNAL
     if not path.is_file():
         raise BadInput(f"--report: {out} holds no em-gen run (no {JOURNAL}); start one with --batch N or --full")
-    records, _bad = read_jsonl(path)
-    state = State(bad_lines=_bad)
+    records, _bad = read_jsonl(path, skip_torn_tail=True)  # a live run may be appending
+    state = State(bad_offsets=_bad)
     verdicts, paid, marks = [], [], []
     for rec in records:
         if not isinstance(rec, dict):
             continue
         t = rec.get("t")
+        if t == "run" and not usable_run(rec):
+            state.skipped.append(f"corrupt run record {str(rec.get('run'))[:40]!r} skipped")
+            continue
         try:
             state.add(rec)
         except (KeyError, TypeError):
@@ -136,14 +138,6 @@ def read_journal(out: Path) -> tuple[State, list[dict], list[dict], list[tuple[s
         raise BadInput(f"--report: {path} records no run ({'it is empty' if not records else 'no run record'}); "
                        "start one with --batch N or --full")
     return state, verdicts, paid, marks
-
-
-def planned_jobs(lib: Library, state: State) -> list:
-    """Every run's plan (rounds of a --full run included), as --status plans them."""
-    try:
-        return [j for jobs in plan_runs(lib, state.runs)[0].values() for j in jobs]
-    except (BadInput, KeyError, ValueError):
-        return []  # a plan this library cannot remake (other scenarios): the mix shows no plan
 
 
 def distinct(texts: list[str]) -> dict:
@@ -239,12 +233,12 @@ def run_rows(state: State, verdicts: list[dict], paid: list[dict]) -> list[RunRo
 def gather(lib: Library, out: Path) -> RunData:
     out = Path(out)
     state, verdicts, paid, marks = read_journal(out)
-    jobs = planned_jobs(lib, state)
+    planned = planned_mix(lib, state)
     stats, note = load_stats(out, state)
     if stats is None:  # as --status builds them; distinct-n follows in finish_stats
-        stats = build_stats(lib, state, jobs or None)
+        stats = build_stats(lib, state, planned)
     return RunData(out=out, state=state, stats=stats, stats_note=note, rows=run_rows(state, verdicts, paid),
-                   planned=mix_of(jobs) if jobs else {}, verdict_order=verdicts, paid_order=paid, marks=marks)
+                   planned=planned or {}, verdict_order=verdicts, paid_order=paid, marks=marks)
 
 
 def rejection_series(data: RunData, bins: int = 24) -> tuple[list[int], dict[str, list[int]]]:
