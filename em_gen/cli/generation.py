@@ -12,6 +12,7 @@ from em_gen.cli.check import validate_command
 from em_gen.generate.journal import TEST_DATASET, Store, journal_problems, read_state
 from em_gen.generate.lock import FolderLock, holder
 from em_gen.generate.orchestrate import (
+    DEFAULT_TARGET_MB,
     OFFLINE_BANNER,
     providers_for,
     run_and_close,
@@ -36,6 +37,7 @@ from em_gen.providers import (
     choose_provider,
     default_judge_model,
     pricing_for,
+    unpriced_refusal,
 )
 from em_gen.providers.standin import start_offline
 from em_gen.quality.judge import read_judgement
@@ -43,7 +45,6 @@ from em_gen.quality.rules import CHECKS, Context, Expect
 from em_gen.quality.verdict import assemble, judge
 from em_gen.train.autoexport import refresh_and_say
 
-DEFAULT_TARGET_MB = 15.0
 
 
 def judge_on(args, provider: str) -> bool:
@@ -182,9 +183,14 @@ def training_step(args, lib: Library, out: Path) -> int:
         from em_gen.train.export import export_dataset
         rep = export_dataset(dataset, fmt=args.export, fraction=args.fraction, holdout=args.holdout,
                              seed=args.seed or 0, allow_offline=args.allow_offline, tokenizer=args.base_model,
-                             em_nick=lib.em)
+                             em_nick=lib.em, force=args.force)
         print(f"{rep['format']}: {rep['train']} training conversations -> {rep['path']}")
-        print(f"held out for eval: {rep['heldout']} -> {rep['heldout_path']}")
+        print(f"held out for eval: {rep['heldout']} ({rep['holdout']:g}, decided once for this dataset) -> "
+              f"{rep['heldout_path']}")
+        if rep["holdout_changed"]:
+            from em_gen.train.autoexport import rewrite_after_split_change
+            for line in rewrite_after_split_change(out, Path(rep["path"]), lib.em):
+                print(line)
         return 0
     if args.token_lengths:
         from em_gen.train.tokens import (
@@ -277,8 +283,9 @@ def run_generation(args, lib: Library, store: Store) -> int:
     judge_pricing = pricing_for(judge_model, provider, args.prices) if judge_model else None
     for m, pr in ((model, pricing), (judge_model, judge_pricing)):
         if pr is not None and pr.per_mtok is None:
-            if args.max_cost is not None:
-                raise BadInput(f"--max-cost: no price known for model {m!r}; pass --prices FILE")
+            why = unpriced_refusal(m, provider, pr, args.max_cost, args.allow_unpriced)
+            if why:
+                raise BadInput(why)
             warn(f"no price known for model {m!r}: cost is not counted (pass --prices FILE)")
     if not cfg.judge and provider in PAID_PROVIDERS:
         warn("--no-judge: conversations are kept on the rules alone; the character judge never reads them")

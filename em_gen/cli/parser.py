@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tpm", type=float, default=None, help="client-side tokens per minute (output tokens for anthropic)")
     p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="stop cleanly before spending more")
     p.add_argument("--prices", default=None, metavar="FILE", help="YAML price table: model -> {input, output, cache_write, cache_read} USD per million tokens")
+    p.add_argument("--allow-unpriced", action="store_true", help="run a paid model with no known price (its cost is not counted; never with --max-cost)")
     p.add_argument("--seed", type=int, default=None, help="plan seed (default 0; on --resume the run's own)")
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the provider's)")
     p.add_argument("--max-tokens", type=int, default=None, help="override the per-request token limit (default sized to the length bucket)")
@@ -94,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge-model", default=None, metavar="NAME", help="the judge's model (default: claude-haiku-4-5 for anthropic, gpt-4.1-mini for openai, the generation model for a local OPENAI_BASE_URL server)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--fraction", type=float, default=1.0, help="with --export: a nested subset (0.25 in 0.5 in 0.75 in 1) for data-scale ablations")
-    p.add_argument("--holdout", type=float, default=0.05, help="with --export/--smoke-train: share of conversations held out for eval, never trained on")
+    p.add_argument("--holdout", type=float, default=None, help="with --export: share of conversations held out for eval, never trained on (default 0.05; decided by the first export of a dataset, recorded in export/split.json; another share needs --force)")
     p.add_argument("--base-model", default=None, metavar="DIR", help="with --export/--smoke-train/--token-lengths: the base model folder (its tokenizer and BOS/EOS)")
     p.add_argument("--tokenizer", default="tekken", help="with --token-lengths: tekken, v7, v3, v1 (mistral-common files) or a model folder")
     p.add_argument("--sequence-len", type=int, default=None, help="with --token-lengths: count conversations longer than this (default: axolotl/em.yaml's)")
@@ -144,7 +145,7 @@ def check_args(args) -> None:
         raise BadInput("--json goes with --validate or --status")
     if not 0 < args.fraction <= 1:
         raise BadInput(f"--fraction must be in (0, 1], got {args.fraction}")
-    if not 0 <= args.holdout < 1:
+    if args.holdout is not None and not 0 <= args.holdout < 1:
         raise BadInput(f"--holdout must be in [0, 1), got {args.holdout}")
     if (args.channel or args.em_nick or args.no_pseudonymise or args.format) and not args.import_logs:
         raise BadInput("--format, --channel, --em-nick and --no-pseudonymise go with --import-logs "

@@ -25,6 +25,7 @@ OFFLINE_BANNER = ("[offline] This is the offline stand-in, for trying the pipeli
                   "its conversations are NOT training-grade. For real data set ANTHROPIC_API_KEY or OPENAI_API_KEY, "
                   "or OPENAI_BASE_URL for a local server (vLLM, llama.cpp, Ollama).")
 MAX_EXTENSIONS = 10
+DEFAULT_TARGET_MB = 15.0  # --full without --target-mb (the plan's 10-20 MB)
 
 
 @dataclass
@@ -100,7 +101,7 @@ def resume_check(lib: Library, all_runs: list[dict], opt: Options, out) -> tuple
     runs = [r for r in all_runs if r["mode"] == opt.mode and not r.get("extension")]
     if opt.resume:
         if not runs:
-            raise BadInput(f"--resume: no earlier --{opt.mode} run in {out} to continue")
+            return None, []  # nothing to continue: `--full --resume` just starts it (choose_run says so)
         run = runs[-1]
         diffs = []
         if run.get("provider") and opt.provider != run["provider"]:
@@ -139,7 +140,11 @@ def choose_run(lib: Library, store: Store, opt: Options) -> dict:
     runs = [r for r in store.state.runs if r["mode"] == opt.mode and not r.get("extension")]
     seed = opt.seed if opt.seed is not None else 0
     run_id = f"{opt.mode}{len(runs) + 1}"
+    if opt.resume:
+        print(f"--resume: no earlier --{opt.mode} run in {store.out}; starting {run_id}", file=sys.stderr)
     if opt.mode == "full":
+        if opt.target_bytes is None:
+            opt.target_bytes = int(DEFAULT_TARGET_MB * 1e6)
         n = jobs_for_bytes(lib, opt.target_bytes)
     else:
         n = opt.n

@@ -20,6 +20,7 @@ from em_gen.providers import (
     choose_provider,
     default_judge_model,
     pricing_for,
+    unpriced_refusal,
 )
 
 _RUN_LINE = re.compile(rb'^\s*\{\s*"t"\s*:\s*"run"')
@@ -99,8 +100,10 @@ def check_before_writing(args, lib: Library, out: Path, default_target_mb: float
         raise BadInput("--full on the offline stand-in needs --allow-offline (its output is not training-grade)")
     judge_model = (args.judge_model or default_judge_model(provider, model)) if judge_on(args, provider) else None
     for m in (model, judge_model):
-        if m is not None and pricing_for(m, provider, args.prices).per_mtok is None and args.max_cost is not None:
-            raise BadInput(f"--max-cost: no price known for model {m!r}; pass --prices FILE")
+        why = m and unpriced_refusal(m, provider, pricing_for(m, provider, args.prices), args.max_cost,
+                                     args.allow_unpriced)
+        if why:
+            raise BadInput(why)
     if args.test:
         return
     target_mb = args.target_mb if args.target_mb is not None else (

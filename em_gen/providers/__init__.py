@@ -51,13 +51,11 @@ class Pricing:
 def pricing_for(model: str, provider: str, prices_file: str | None = None) -> Pricing:
     table = dict(PRICES)
     if prices_file:
-        data = load_yaml(__import__("pathlib").Path(prices_file))
-        if not isinstance(data, dict):
-            raise BadInput(f"{prices_file}: expected a mapping of model -> {{input, output, cache_write, cache_read}}")
+        # schema: input and output required, no unknown key (a typo would price every request at $0
+        # and switch off --max-cost), no negative number
+        data = load_yaml(__import__("pathlib").Path(prices_file), "prices")
         for name, row in data.items():
-            if not isinstance(row, dict) or not all(isinstance(row.get(k, 0), (int, float)) for k in PRICE_KEYS):
-                raise BadInput(f"{prices_file}: $.{name}: expected numbers for {', '.join(PRICE_KEYS)} (USD per million tokens)")
-            table[name] = tuple(float(row.get(k, 0)) for k in PRICE_KEYS)
+            table[str(name)] = tuple(float(row.get(k, 0)) for k in PRICE_KEYS)
     k = BATCH_MULTIPLIER.get(provider, 0.5)
     if provider == "offline":
         return Pricing(model, (0.0, 0.0, 0.0, 0.0), k)
@@ -68,6 +66,20 @@ def pricing_for(model: str, provider: str, prices_file: str | None = None) -> Pr
         if model.startswith(name):
             return Pricing(model, table[name], k)
     return Pricing(model, None, k)
+
+
+def unpriced_refusal(model: str, provider: str, pricing: Pricing, max_cost, allow_unpriced: bool) -> str | None:
+    """Why a run on a model with no known price must not start (None when it may): under --max-cost
+    the cap could never stop it; on a paid API without --allow-unpriced it would spend money uncounted.
+    A custom OPENAI_BASE_URL (a local server) may run unpriced: its requests cost nothing."""
+    if pricing.per_mtok is not None:
+        return None
+    if max_cost is not None:
+        return f"--max-cost: no price known for model {model!r}, so the cap could not stop it; pass --prices FILE"
+    if provider in PAID_PROVIDERS and not allow_unpriced and not (provider == "openai" and os.environ.get("OPENAI_BASE_URL")):
+        return (f"--model {model}: no price known, so its cost would not be counted; pass --prices FILE "
+                "(model -> input, output USD per million tokens) or --allow-unpriced")
+    return None
 
 
 def choose_provider(requested: str | None) -> str:

@@ -20,13 +20,13 @@ from em_gen.train.export import (
     FORMATS,
     HELDOUT_FILE,
     Special,
+    decide_holdout,
     output_name,
     read_dataset,
     split_records,
     transform,
 )
 
-DEFAULT_HOLDOUT = 0.05  # as `em-gen --export` (cli --holdout)
 NOTHING_YET = "no accepted conversation yet"
 
 
@@ -34,7 +34,7 @@ def _jsonl(rows: list[dict]) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
-def refresh(out: Path, em_nick: str = EM_NICK, holdout: float = DEFAULT_HOLDOUT) -> dict:
+def refresh(out: Path, em_nick: str = EM_NICK) -> dict:
     """Rewrite the four export files from `OUT/em_character_training.jsonl`, stand-in records left
     out. Returns {"paths", "train", "heldout", "offline"}, or {"skipped": why} when nothing was
     written (no dataset yet, only stand-in records, nothing left after the held-out split)."""
@@ -50,6 +50,8 @@ def refresh(out: Path, em_nick: str = EM_NICK, holdout: float = DEFAULT_HOLDOUT)
     if not paid:
         return {"skipped": "the dataset holds only offline stand-in conversations, which are not training data "
                            "(em-gen --export FMT --allow-offline writes them anyway)"}
+    folder = out / "export"
+    holdout, _ = decide_holdout(folder)  # the folder's recorded split (5% the first time)
     train, held = split_records(paid, fraction=1.0, holdout=holdout, seed=0)
     if not train:
         return {"skipped": f"no training conversation left after holding out {holdout:g}"}
@@ -58,7 +60,6 @@ def refresh(out: Path, em_nick: str = EM_NICK, holdout: float = DEFAULT_HOLDOUT)
         files = {fmt: _jsonl([transform(r, fmt, special, em_nick) for r in train]) for fmt in FORMATS}
     except BadInput as e:
         return {"skipped": str(e)}
-    folder = out / "export"
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt, text in files.items():
@@ -85,3 +86,16 @@ def refresh_and_say(out: Path, em_nick: str = EM_NICK, stream=None) -> dict:
               f"(what axolotl/*.yaml read), {rep['heldout']} held out -> {folder / HELDOUT_FILE}"
               + (f"; {rep['offline']} stand-in conversations left out" if rep["offline"] else ""), file=stream)
     return rep
+
+
+def rewrite_after_split_change(out: Path, just_written: Path, em_nick: str = EM_NICK) -> list[str]:
+    """After a forced change of the held-out share: rewrite the standard exports with the new split and
+    remove every other subset export cut from the old one. Returns what was done, a line each."""
+    rep = refresh(out, em_nick)
+    lines = [f"held-out split changed: rewrote {len(rep.get('paths', []))} export file(s)"
+             + (f" ({rep['skipped']})" if "skipped" in rep else "")]
+    for path in sorted((Path(out) / "export").glob("em_*pct.jsonl")):
+        if path != just_written:
+            path.unlink()
+            lines.append(f"removed {path.name}: cut from the old split (export it again with --fraction)")
+    return lines

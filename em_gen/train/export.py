@@ -43,7 +43,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from em_gen.generate.journal import read_text_records
+from em_gen.generate.journal import atomic_write, read_text_records
 from em_gen.library import BadInput
 
 FORMATS = ("completion", "em", "turns")
@@ -280,10 +280,41 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
+SPLIT_FILE = "split.json"  # the held-out share this export folder was split with, decided once
+DEFAULT_HOLDOUT = 0.05
+
+
+def decide_holdout(out_dir: Path, requested: float | None = None, force: bool = False) -> tuple[float, bool]:
+    """The held-out share of an export folder, and whether it just changed. It is decided once, by the
+    first export (the requested share, or 5%), and recorded in `split.json`; every format and fraction is
+    cut from what remains. Another share is refused unless forced, because the held-out file `eval`
+    scores on would then hold conversations an earlier training file was trained on."""
+    if requested is not None and not 0.0 <= requested < 1.0:
+        raise BadInput(f"holdout must be in [0, 1), got {requested:g}")
+    path = Path(out_dir) / SPLIT_FILE
+    recorded = None
+    if path.is_file():
+        try:
+            recorded = float(json.loads(path.read_text(encoding="utf-8"))["holdout"])
+        except (ValueError, KeyError, TypeError):
+            raise BadInput(f"{path}: unreadable; it records the held-out split: restore it, or delete it "
+                           "together with the export folder") from None
+    if recorded is not None and (requested is None or requested == recorded):
+        return recorded, False
+    if recorded is not None and not force:
+        raise BadInput(f"--holdout {requested:g}: this dataset's held-out split is {recorded:g} ({path}); another "
+                       "share would put training conversations into the held-out file eval scores on. "
+                       "Use --force to change it (every export in the folder is then rewritten)")
+    value = DEFAULT_HOLDOUT if requested is None else requested
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps({"holdout": value}) + "\n")
+    return value, recorded is not None
+
+
 def export_dataset(dataset: Path, out_dir: Path | None = None, fmt: str = "completion",
-                   fraction: float = 1.0, holdout: float = 0.05, seed: int = 0,
+                   fraction: float = 1.0, holdout: float | None = None, seed: int = 0,
                    allow_offline: bool = False, tokenizer: Path | None = None,
-                   em_nick: str = EM_NICK) -> dict:
+                   em_nick: str = EM_NICK, force: bool = False) -> dict:
     """Write one Axolotl training file and the held-out split; return a report.
 
     dataset:       the accepted dataset (`<out>/em_character_training.jsonl`).
@@ -293,6 +324,9 @@ def export_dataset(dataset: Path, out_dir: Path | None = None, fmt: str = "compl
     fraction:      share of the training records to keep, in (0, 1]; nested for a fixed seed.
     holdout:       share of records held out for evaluation, by job id only; written to
                    `<out_dir>/heldout.jsonl` as raw records and excluded from every training file.
+                   Decided once per export folder (`decide_holdout`); None: the recorded share.
+    force:         allow a holdout other than the recorded one ("changed" in the report: the caller
+                   then rewrites the folder's other exports).
     seed:          orders the records for `fraction`.
     allow_offline: export records made by the offline stand-in provider (refused by default).
     tokenizer:     a base-model folder whose tokenizer_config.json names BOS/EOS (default `<s>`, `</s>`).
@@ -307,6 +341,7 @@ def export_dataset(dataset: Path, out_dir: Path | None = None, fmt: str = "compl
     out_dir = Path(out_dir) if out_dir is not None else dataset.parent / "export"
     special = special_tokens_of(tokenizer)
     records = read_dataset(dataset, allow_offline=allow_offline)
+    holdout, changed = decide_holdout(out_dir, holdout, force)
     train, held = split_records(records, fraction=fraction, holdout=holdout, seed=seed)
     rows, em_lines = [], 0
     for rec in train:
@@ -332,6 +367,7 @@ def export_dataset(dataset: Path, out_dir: Path | None = None, fmt: str = "compl
         "fraction": fraction,
         "seed": seed,
         "holdout": holdout,
+        "holdout_changed": changed,
         "em_lines": em_lines,
         "bytes": path.stat().st_size,
     }

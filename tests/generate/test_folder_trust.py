@@ -138,3 +138,20 @@ def test_a_corrupt_journal_line_is_named_with_its_offset_everywhere(tmp_path, se
         main([*mode, "--out", str(out)])
         assert f"byte offset(s) {offset}" in capsys.readouterr().err, mode
     assert path.read_bytes().count(b"\x00garbage") == 1  # never rewritten away
+
+
+def test_full_resume_starts_the_run_when_there_is_none_and_then_continues_it(tmp_path, capsys):
+    out = tmp_path / "d"
+    args = ["--full", "--resume", "--target-mb", "0.01", "--allow-offline", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "no earlier --full run" in err and "starting full1" in err
+    runs = [r for r in read_jsonl(out / "journal.jsonl") if r["t"] == "run" and not r.get("extension")]
+    assert [r["run"] for r in runs] == ["full1"]
+    n = sum(1 for r in read_jsonl(out / "journal.jsonl") if r["t"] == "response")
+    assert main(args) == 0  # continues full1: nothing owed, nothing asked, no full2
+    err = capsys.readouterr().err
+    assert "starting" not in err
+    assert sum(1 for r in read_jsonl(out / "journal.jsonl") if r["t"] == "response") == n
+    assert [r["run"] for r in read_jsonl(out / "journal.jsonl") if r["t"] == "run" and not r.get("extension")] == ["full1"]
+    assert main([*args, "--seed", "7"]) == 2  # the guard against another plan stays

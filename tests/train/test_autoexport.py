@@ -40,7 +40,7 @@ def test_refresh_writes_what_export_writes(tmp_path):
         assert (tmp_path / "export" / "heldout.jsonl").read_bytes() == \
             (tmp_path / "manual" / "heldout.jsonl").read_bytes()
         assert manual["train"] == rep["train"]
-    assert sorted(os.listdir(tmp_path / "export")) == sorted(CONFIG_FILES)  # no temp file left
+    assert sorted(os.listdir(tmp_path / "export")) == sorted([*CONFIG_FILES, "split.json"])  # no temp file left
 
 
 def test_refresh_replaces_each_file_whole(tmp_path):
