@@ -106,10 +106,11 @@ def test_a_refused_command_writes_nothing(tmp_path, capsys):
     assert main(["--batch", "2", "--provider", "anthropic", "--out", str(out), "--no-progress"]) == 2
     assert "ANTHROPIC_API_KEY" in capsys.readouterr().err
     assert not out.exists()
-    assert main(["--batch", "2", "--resume", "--out", str(out), "--no-progress"]) == 2
+    assert main(["--batch", "2", "--resume", "--provider", "anthropic", "--out", str(out), "--no-progress"]) == 2
     assert not out.exists()
     out.mkdir()
-    for argv in (["--batch", "2", "--resume"], ["--full", "--resume"], ["--full"],  # --full offline needs --allow-offline
+    # (--resume with no earlier run starts one, #19: it is no longer a refusal)
+    for argv in (["--full", "--resume"], ["--full"],  # --full offline needs --allow-offline
                  ["--batch", "2", "--provider", "openai"], ["--revalidate"],
                  ["--batch", "2", "--max-cost", "1", "--provider", "openai", "--model", "nobody-knows"],
                  ["--test", "--provider", "anthropic"]):
