@@ -282,7 +282,6 @@ def _as_reader_only(args: list[str], folder):
     cmd = [sys.executable, "-m", "em_gen.cli", *args]
     if os.geteuid() == 0:
         if not shutil.which("setpriv"):
-            import pytest
             pytest.skip("root without setpriv: cannot drop to a user that may not write")
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
         env["HOME"] = "/tmp"
@@ -306,7 +305,6 @@ def _readonly_folder(tmp_path):
     return base, out
 
 
-@pytest.mark.xfail(reason="read-only --status comes with the lead's read_state (issue 19 items 1-2)", strict=False)
 def test_status_reads_a_read_only_folder(tmp_path, capsys):
     import shutil
     base, out = _readonly_folder(tmp_path)

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from em_gen.cli.batch import cancel_batches, print_open_batches
 from em_gen.cli.check import validate_command
-from em_gen.generate.journal import TEST_DATASET, Store, journal_problems, read_state
-from em_gen.generate.lock import FolderLock, holder
+from em_gen.generate.journal import TEST_DATASET, Store, journal_problems
 from em_gen.generate.orchestrate import (
     DEFAULT_TARGET_MB,
     OFFLINE_BANNER,
@@ -19,17 +18,15 @@ from em_gen.generate.orchestrate import (
     Options,
     distinct_of,
     generate,
-    last_session,
     warn,
 )
 from em_gen.generate.deal import Dealer, shortfall_line
-from em_gen.generate.diversity import dataset_diversity
 from em_gen.generate.plan import jobs_for_bytes, make_plan
-from em_gen.generate.preflight import check_before_writing, check_out, read_runs, refuse_model_offline
+from em_gen.generate.preflight import check_before_writing, check_out, refuse_model_offline
 from em_gen.generate.prompting import build_request
 from em_gen.generate.runner import RunConfig, Runner
 from em_gen.generate.templates import check_templates
-from em_gen.generate.stats import build_stats, format_status, planned_mix
+from em_gen.generate.stats import build_stats
 from em_gen.library import BadInput, Library
 from em_gen.providers import (
     DEFAULT_MODELS,
@@ -81,20 +78,14 @@ def dispatch(args, lib: Library) -> int:
         from em_gen.cli.import_logs import import_logs_command
         return import_logs_command(args, lib)
     if args.status:
+        from em_gen.cli.status import status
         return status(lib, out, args.json)
     if args.report:
         from em_gen.cli.reporting import report_command
         return report_command(lib, out)
-    if args.token_lengths:
-        return training_step(args, lib, out)
-    if args.export or args.smoke_train:  # they write into the folder: its one writer while they run
-        if not (out / "em_character_training.jsonl").exists():
-            return training_step(args, lib, out)  # says there is nothing to work from
-        lock = FolderLock(out)
-        try:
-            return training_step(args, lib, out)
-        finally:
-            lock.release()
+    if args.export or args.token_lengths or args.smoke_train:
+        from em_gen.cli.training import training_command
+        return training_command(args, lib, out)
     if args.estimate:  # before the output folder is touched: nothing is written, nothing spent
         provider = choose_provider(args.provider)
         refuse_model_offline(args, provider)
@@ -172,85 +163,6 @@ def batch_runner(args, lib: Library, store: Store, provider: str, model: str, ju
     runner = Runner(lib, store, prov, pricing, cfg, load_diversity(store), jprov, jp)
     return BatchRunner(runner, batch_client(prov), batch_client(jprov) if jprov else None, first_poll=0.5,
                        poll_interval=args.poll_interval), (prov, jprov)
-
-
-def training_step(args, lib: Library, out: Path) -> int:
-    """--export, --token-lengths and --smoke-train: from the accepted dataset to Axolotl."""
-    dataset = out / "em_character_training.jsonl"
-    if not dataset.exists():
-        raise BadInput(f"--out {out}: no em_character_training.jsonl to work from; generate with --batch N or --full")
-    if args.export:
-        from em_gen.train.export import export_dataset
-        rep = export_dataset(dataset, fmt=args.export, fraction=args.fraction, holdout=args.holdout,
-                             seed=args.seed or 0, allow_offline=args.allow_offline, tokenizer=args.base_model,
-                             em_nick=lib.em, force=args.force)
-        print(f"{rep['format']}: {rep['train']} training conversations -> {rep['path']}")
-        print(f"held out for eval: {rep['heldout']} ({rep['holdout']:g}, decided once for this dataset) -> "
-              f"{rep['heldout_path']}")
-        if rep["holdout_changed"]:
-            from em_gen.train.autoexport import rewrite_after_split_change
-            for line in rewrite_after_split_change(out, Path(rep["path"]), lib.em):
-                print(line)
-        return 0
-    if args.token_lengths:
-        from em_gen.train.tokens import (
-            bundled_sequence_len,
-            dataset_token_lengths,
-            format_stats,
-        )
-        seq = args.sequence_len or bundled_sequence_len()
-        rep = dataset_token_lengths(dataset, tokenizer=args.base_model or args.tokenizer, sequence_len=seq)
-        print(f"token lengths with {rep['tokenizer']} (sequence_len {seq}):")
-        print(format_stats(rep["all"], "all"))
-        for bucket, st in rep["by_bucket"].items():
-            print(format_stats(st, bucket))
-        return 0
-    from em_gen.train.smoke import SmokeFailure, smoke_train
-    try:
-        rep = smoke_train(dataset, base_model=Path(args.base_model) if args.base_model else None,
-                          fmt=args.smoke_train, workdir=out / "smoke" / args.smoke_train, steps=args.steps,
-                          allow_offline=True)  # a pipeline check, not training: stand-in data is fine
-    except SmokeFailure as e:
-        print(f"em-gen: smoke training failed: {e}", file=sys.stderr)
-        return 1
-    print(f"smoke training ({args.smoke_train}, {len(rep['losses'])} steps, {rep['seconds']['total']:.0f}s): "
-          f"losses {', '.join(f'{x:.4f}' for x in rep['losses'])}")
-    print(f"label check: {json.dumps(rep['labels'])}")
-    print(f"work folder: {rep['workdir']}")
-    return 0
-
-
-def status(lib: Library, out: Path, as_json: bool) -> int:
-    """Read-only: no lock, no repair, nothing written; works while a run is writing to the folder."""
-    if not read_runs(out):
-        raise BadInput(f"--status: {out} holds no em-gen run (no run in its journal.jsonl); start one with --batch N or --full")
-    state = read_state(out)
-    stats = build_stats(lib, state, planned_mix(lib, state), distinct_of(state))
-    stats["dataset_diversity"] = dataset_diversity(state, lib.em)
-    stats["journal_problems"] = journal_problems(state)
-    who = holder(out)
-    if who is not None:
-        stats["writing_now"] = who
-    stopped = last_session(out)
-    stats["last_session"] = stopped
-    if as_json:
-        print(json.dumps(stats, indent=2))
-        return 0
-    print(format_status(stats))
-    if stopped:
-        print(f"last session of {stopped['run']} stopped ({stopped['status']})"
-              + (f": {stopped['message']}" if stopped["message"] else "") + RESUME_HINT.get(stopped["status"], ""))
-    for line in stats["journal_problems"]:
-        print(f"warning: {line}")
-    if who is not None:
-        print(f"a run is writing to this folder now (pid {who.get('pid', '?')}, `{who.get('command', '')}`): "
-              "these figures are a snapshot")
-    return 0
-
-
-RESUME_HINT = {"fatal": "; fix that, then continue with --resume", "budget": "; continue with --resume",
-               "interrupted": "; continue with --resume", "incomplete": "; retry with --resume",
-               "quality": "; see the rejections above"}
 
 
 def estimate(args, lib: Library, provider: str, model: str, n: int) -> int:
