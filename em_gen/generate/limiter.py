@@ -174,7 +174,8 @@ class RateLimiter:
                 if fresh:  # this answer's cost is already spent
                     self.pacers[name] = Pacer(limit, ticket.costs[name], max(1.0, ticket.costs[name]))
                 if name in self.pacers:
-                    self.pacers[name].saw(secs + now - ticket.sent)
+                    # how long a request holds it, on the send clock (as `Budget.hold` counts)
+                    self.pacers[name].saw(secs + (now - ticket.sent if at else 0.0))
                 if name in self.pacers and not fresh:
                     self.pacers[name].admitted(ticket.costs[name], min(used[name], ticket.costs[name]),
                                                max(self.budgets[name].cap, 1.0), whole)

@@ -111,7 +111,7 @@ class Pacer:
         self.horizon = max(self.horizon, hold)
         b, most = self.bucket, max(self.least, self.limit / 60.0 * self.horizon)
         if b.capacity > most:
-            b.capacity, b.level = most, min(b.level, most)
+            b.capacity, b.level = most, min(b.level, most - (b.capacity - b.level))  # what was spent stays spent
 
     def refused(self) -> None:
         self.slow, self.clean, self.pending = False, 0.0, 0.0

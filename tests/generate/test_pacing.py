@@ -91,9 +91,9 @@ def test_a_429_with_nothing_left_in_the_headers_is_the_headers_own_and_changes_n
     async def go():
         lim = RateLimiter(learn=True)
         first = await lim.acquire()
-        lim.answered(first, oai_headers(0, "0.3s", 60), {})
+        lim.answered(first, oai_headers(0, "0.3s", 200), {})  # 1 per 0.3 s
         second = await asyncio.wait_for(lim.acquire(), 1)
-        lim.failed(second, 429, oai_headers(0, "0.01s", 60), retry_after=0.01)  # a little early
+        lim.failed(second, 429, oai_headers(0, "0.01s", 200), retry_after=0.01)  # a little early
         return lim.trust.doubting
     assert asyncio.run(go()) is False
 
