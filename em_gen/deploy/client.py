@@ -126,6 +126,8 @@ class EmClient(irc.bot.SingleServerIRCBot):
         if c.get_nickname() != self.want_nick:
             self.log(f"em-gen irc: {self.want_nick} is taken on {self.host}; connected as {c.get_nickname()}")
         self.welcomed.set()
+        if any(m.lower().startswith("account:") for m in self.operators.masks):
+            c.cap("REQ", "account-tag")  # IRCv3: each message then names its sender's services account
         for name in self.states:
             c.join(name)
 
@@ -167,7 +169,8 @@ class EmClient(irc.bot.SingleServerIRCBot):
     def on_privmsg(self, c, e):
         text = e.arguments[0] if e.arguments else ""
         source = str(e.source)
-        if not self.operators.allows(source):
+        account = next((t.get("value") for t in e.tags or [] if t.get("key") == "account"), None)
+        if not self.operators.allows(source, account):
             self.transcript.write("private", **{"from": source, "text": text, "authorized": False})
             return
         answer, changed = run_command(text, self.states, self.levels)

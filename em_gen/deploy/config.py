@@ -12,6 +12,8 @@ Operators file (YAML):
       - "bob!~bob@*.example.org"
       - "carol"                   # a bare nick: trusts whoever holds the nick (only where services
                                   # enforce nick ownership)
+      - "account:dave"            # a services account, from the IRCv3 account-tag of the message
+                                  # (em-gen asks for the capability; without it this never matches)
 
 Only these people's private messages are read as commands; everyone else's are ignored and logged.
 """
@@ -72,13 +74,16 @@ def parse_server(text: str, tls: bool) -> tuple[str, int]:
 class Operators:
     masks: list[str] = field(default_factory=list)
 
-    def allows(self, source: str) -> bool:
-        """Is `nick!user@host` one of the operators?"""
+    def allows(self, source: str, account: str | None = None) -> bool:
+        """Is `nick!user@host` (logged in to services as `account`, if the server says) an operator?"""
         src = source.lower()
         nick = src.split("!", 1)[0]
         for m in self.masks:
             m = m.lower()
-            if "!" in m or "@" in m:
+            if m.startswith("account:"):
+                if account and account not in ("*", "0") and account.lower() == m[len("account:"):]:
+                    return True
+            elif "!" in m or "@" in m:
                 if fnmatch.fnmatchcase(src, m):
                     return True
             elif nick == m:

@@ -148,6 +148,9 @@ def test_operators_match_masks_and_nicks(tmp_path):
     ops = Operators(["boss!~boss@10.0.0.*", "carol"])
     assert ops.allows("boss!~boss@10.0.0.7") and ops.allows("Carol!x@y")
     assert not ops.allows("boss!~boss@10.9.9.9") and not ops.allows("mallory!m@10.0.0.7")
+    acct = Operators(["account:Dave"])
+    assert acct.allows("anyone!x@y", account="dave")
+    assert not acct.allows("dave!dave@host") and not acct.allows("x!y@z", account="*")  # no tag, logged out
     f = tmp_path / "ops.yaml"
     f.write_text("operators: [1, 2]\n")
     with pytest.raises(BadInput, match="operators"):

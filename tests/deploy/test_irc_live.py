@@ -118,7 +118,8 @@ def test_share_follows_the_rate(ircd, standin, tmp_path):
 
 def test_operator_changes_engagement_a_stranger_cannot(ircd, standin, tmp_path):
     ops = tmp_path / "operators.yaml"
-    ops.write_text('operators:\n  - "boss!~bossuser@127.0.0.1"\n')
+    # ngircd has no services: the account entry never matches (and the CAP request it makes is refused)
+    ops.write_text('operators:\n  - "boss!~bossuser@127.0.0.1"\n  - "account:mallory"\n')
     st = standin(next_speaker=1.0)
     lines = replay_lines(3, skip=200)
     tr, em, users = _run(ircd, tmp_path, st, lines, "--operators", str(ops), "--per-minute", "1000",
