@@ -195,3 +195,13 @@ def test_stats_participation_against_the_band_and_a_torn_last_line(lib, tmp_path
     with pytest.raises(BadInput, match="line 2"):
         read_transcript(tmp_path / "bad.jsonl")
     json.dumps(s)
+
+
+def test_prompt_budget_with_mistrals_tokenizer():
+    pytest.importorskip("mistral_common")
+    from em_gen.train.tokens import load_counter
+    tok = TokenBudget(load_counter("tekken"))
+    msgs = [(f"user{i % 5}", f"message {i}: the ferry was late again and nobody said why") for i in range(300)]
+    prompt, kept, used = render_prompt("HIGH", "#shoggoth", msgs, 512, tok)
+    assert used <= 512 and len(tok.counter.encode(prompt)) <= 512 + 2  # joins may merge a token or two
+    assert 0 < kept < 300 and kept > render_prompt("HIGH", "#shoggoth", msgs, 512, TokenBudget())[1]
