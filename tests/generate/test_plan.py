@@ -143,3 +143,26 @@ def test_old_journaled_jobs_still_load():
 def test_jobs_for_target(lib):
     assert jobs_for_bytes(lib, 15_000_000) > 2000
     assert jobs_for_bytes(lib, 1) == 1
+
+
+def test_estimate_and_full_say_how_many_premises_are_missing(tmp_path, capsys):
+    import shutil
+
+    import yaml
+
+    from em_gen.cli import main
+    from em_gen.library import ROOT
+    sdir = tmp_path / "scenarios"
+    shutil.copytree(ROOT / "scenarios", sdir)
+    for f in (sdir / "premises").rglob("*.yaml"):
+        data = yaml.safe_load(f.read_text())
+        data["premises"] = data["premises"][:2]
+        f.write_text(yaml.safe_dump(data))
+    assert main(["--full", "--estimate"]) == 0
+    assert "none reused" in capsys.readouterr().out
+    assert main(["--batch", "40", "--estimate", "--scenarios", str(sdir)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("premises: the library is 24 short for this plan: everyday_life 6 (needs 8, has 2)")
+    out = tmp_path / "o"
+    assert main(["--batch", "40", "--scenarios", str(sdir), "--out", str(out), "--no-progress"]) == 0
+    assert "premises: the library is 24 short" in capsys.readouterr().err

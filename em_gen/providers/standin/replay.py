@@ -6,7 +6,8 @@ A key may map to one answer or to a list of answers given in turn (the last one 
 can make the judge garble its first answer and recover on the re-ask, or garble every answer.
 
 Recorded logs are served for JOB prompts whose engagement, channel and length bucket they fit, each
-log at most once; a job no log fits gets a composed log as usual.
+log at most once; a job no log fits gets a composed log as usual. Logs written for one premise
+(`premise_logs`: premise -> log) are served, once, to the job whose JOB block carries that premise.
 """
 from __future__ import annotations
 
@@ -39,9 +40,12 @@ def judge_key_of_prompt(prompt: str) -> str | None:
 
 
 class Replay:
-    def __init__(self, judge_answers: dict | None = None, logs: list[str] | None = None, buckets=None):
+    def __init__(self, judge_answers: dict | None = None, logs: list[str] | None = None, buckets=None,
+                 premise_logs: dict | None = None):
         self.judge_answers = dict(judge_answers or {})
         self.logs = list(logs or [])
+        self.premise_logs = dict(premise_logs or {})
+        self.premise_served: set[str] = set()
         self.buckets = buckets or {}
         self.used: set[int] = set()
         self.turn: dict[str, int] = {}
@@ -63,11 +67,16 @@ class Replay:
         return next((b for b, (lo, hi) in self.buckets.items() if lo <= n <= hi), None)
 
     def log_for(self, prompt: str) -> str | None:
-        if not self.logs:
+        if not self.logs and not self.premise_logs:
             return None
         job = parse_job(prompt)
         if job is None:
             return None
+        if job.premise in self.premise_logs:
+            with self.lock:
+                if job.premise not in self.premise_served:
+                    self.premise_served.add(job.premise)
+                    return self.premise_logs[job.premise]
         want = self._bucket(job.messages)
         with self.lock:
             for i, text in enumerate(self.logs):

@@ -57,13 +57,13 @@ class StandInServer:
                  replay_logs: list[str] | None = None, batch_delay: float = 0.5, p_batch_error: float = 0.0,
                  p_batch_expired: float = 0.0, token_limit: tuple[int, float] | None = None,
                  rate_headers: bool = True, next_speaker=None, rate_quantum: float | None = None,
-                 quantum_remaining: str = "window"):
+                 quantum_remaining: str = "window", premise_logs: dict | None = None):
         if library is None:
             from em_gen.library import load_library
             library = load_library()
         self.library = library
         self.composer = Composer(library)
-        self.replay = Replay(judge_answers, replay_logs, library.buckets())
+        self.replay = Replay(judge_answers, replay_logs, library.buckets(), premise_logs)
         self.batches = BatchStore(self, batch_delay, p_batch_error, p_batch_expired)
         self.faults = faults or Faults()
         self.rate_limit = tuple(rate_limit) if rate_limit else None
