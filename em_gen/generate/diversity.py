@@ -38,9 +38,14 @@ def dataset_diversity(state: State, em: str) -> dict:
                      "largest_reuse": max(premises.values(), default=0)},
         "max_nick_share": round(max(nicks.values(), default=0) / n, 4) if n else 0.0,
         "max_voice_share": round(max(voices.values(), default=0) / n, 4) if n else 0.0,
-        "em_content_ngrams": [[g, c] for g, c in em_grams.most_common(TOP)],
-        "content_ngrams": [[g, c] for g, c in all_grams.most_common(TOP)],
+        "em_content_ngrams": _top(em_grams),
+        "content_ngrams": _top(all_grams),
     }
+
+
+def _top(counts: Counter) -> list[list]:
+    """The TOP most frequent, ties in alphabetical order (never in set order, which varies by run)."""
+    return [[g, c] for g, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]]
 
 
 def format_diversity(d: dict) -> list[str]:

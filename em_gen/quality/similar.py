@@ -128,7 +128,7 @@ def sketch_pairs(sketches: dict[str, list[int]], threshold: float, k: int = 64) 
         sim = sum(1 for h in union if h in a and h in b) / len(union) if union else 0.0
         if sim >= threshold:
             out.append((keys[x], keys[y], sim))
-    return sorted(out, key=lambda p: -p[2])
+    return sorted(out, key=lambda p: (-p[2], p[0], p[1]))
 
 
 STOPWORDS = frozenset("""a about above after again against all almost also am an and any are aren't as at be because been

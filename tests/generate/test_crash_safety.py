@@ -28,6 +28,10 @@ def _full(out, env, *extra):
             "--out", str(out), "--concurrency", "4", "--no-progress", "--no-monitor", *extra]
 
 
+def _size(path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
 def test_sigkill_at_random_moments_then_resume_matches_uninterrupted(tmp_path):
     rng = random.Random(1234)
     with StandInServer(library=load_library(), latency=0.3) as srv:
@@ -41,8 +45,13 @@ def test_sigkill_at_random_moments_then_resume_matches_uninterrupted(tmp_path):
         kills = 0
         for i in range(10):
             args = _full(out, env) if i == 0 else _full(out, env, "--resume")
+            before = _size(out / "journal.jsonl")
             p = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(rng.uniform(0.6, 1.6))
+            # a random moment once this attempt journals something, not during start-up (slow on a loaded machine)
+            start = time.monotonic()
+            while _size(out / "journal.jsonl") <= before and p.poll() is None and time.monotonic() - start < 60:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 1.0))
             if p.poll() is not None:
                 break  # finished before this kill: the final resume below must change nothing
             p.send_signal(signal.SIGKILL)

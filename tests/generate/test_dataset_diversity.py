@@ -49,7 +49,8 @@ def test_pairs_reuse_and_repeated_facts():
     assert em["wombats cube shaped"] == 3 and em["cube shaped droppings"] == 3
     assert "ok right read" not in em  # Em's opener words are left to the openers table
     every = dict(map(tuple, d["content_ngrams"]))
-    assert every["landlord finally fixed"] == 2
+    assert every["cube shaped droppings"] == 3
+    assert d == dataset_diversity(st, "Em")
 
 
 def test_distinct_logs_make_no_pair():
