@@ -11,7 +11,8 @@ from em_gen.library import PROMPTS_DIR, ROOT, SCENARIOS_DIR, BadInput
 
 # what em-gen writes into an output folder: one of them marks the folder as em-gen's
 _OURS = ("journal.jsonl", "em_character_training.jsonl", "rejected.jsonl", "generation_progress.json",
-         "generation_stats.json", "report.html")
+         "generation_stats.json", "report.html", "premises_journal.jsonl")
+_OUR_FOLDERS = {"test": "journal.jsonl", "export": "*.jsonl", "real": "*.jsonl"}  # folder -> what em-gen put in it
 
 
 def out_path(text: str) -> Path:
@@ -41,7 +42,7 @@ def check_generation_folder(out: Path, scenarios: str | None = None, prompts: st
                            "name a new or empty folder")
     names = [p.name for p in out.iterdir() if not p.name.startswith(".")]
     if not names or any(n in _OURS or n.startswith("conversation_") for n in names) \
-            or (out / "test" / "journal.jsonl").exists():
+            or any(next((out / d).glob(pat), None) for d, pat in _OUR_FOLDERS.items() if d in names):
         return
     shown = ", ".join(sorted(names)[:3]) + (", ..." if len(names) > 3 else "")
     raise BadInput(f"--out {out}: the folder holds other data ({len(names)} entries: {shown}) and no em-gen output; "
