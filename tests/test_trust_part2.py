@@ -512,3 +512,30 @@ def test_readme_test_time_is_the_measured_one():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     setup = text[text.index("\n## Set up\n"):text.index("\n## ", text.index("\n## Set up\n") + 1)]
     assert "14 min" not in setup and "about 9 minutes" in setup
+
+
+def test_wall_of_text_false_rejections_on_the_good_corpora_and_walls_still_caught(lib):
+    """    .venv/bin/python -m pytest tests/test_trust_part2.py -k good_corpora -s    (prints the figures)"""
+    import json
+
+    from helpers_realistic import load_corpus
+
+    from em_gen.quality.irc import parse
+    from em_gen.quality.rules import Expect, check
+
+    def walls(text):
+        return [r for r in check(parse(text), lib, Expect()).reasons if r.startswith("wall_of_text")]
+
+    good = [log for log in load_corpus() if log.label == "good"]
+    realistic_fp = sum(1 for log in good if walls(log.text))
+    rows = [json.loads(x) for x in (ROOT / "tests" / "quality" / "corpus" / "corpus.jsonl").read_text().splitlines()]
+    synthetic_good = [r for r in rows if r["label"] == "good"]
+    synthetic_fp = sum(1 for r in synthetic_good if walls(r["text"]))
+    bad_walls = [r for r in rows if r.get("broken") == "wall_of_text"]
+    caught = sum(1 for r in bad_walls if walls(r["text"]))
+    hidden_fp = len(walls(_log_with(lib, [ARGUMENT_84, ARGUMENT_90])))
+    print(f"\nwall_of_text: good realistic logs rejected {realistic_fp}/{len(good)}, good synthetic logs rejected "
+          f"{synthetic_fp}/{len(synthetic_good)}, hidden-log shape (4 sentences, 84 and 90 words): {hidden_fp}/2 "
+          f"messages flagged; wall logs caught {caught}/{len(bad_walls)}")
+    assert realistic_fp == 0 and synthetic_fp == 0 and hidden_fp == 0
+    assert caught == len(bad_walls) >= 4
