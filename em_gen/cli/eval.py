@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"held-out split written by export, or 'none' (default: {DEFAULT_HELDOUT} if it exists)")
     g.add_argument("--max-heldout", type=int, default=40, metavar="N",
                    help="held-out conversations to cut, 3 probes each (default: 40)")
+    g.add_argument("--context", type=int, default=None, metavar="N",
+                   help="keep the last N messages of each probe's log (default: all); a long held-out cut "
+                        "costs a CPU more to read than to continue")
     g.add_argument("--limit", type=int, default=None, metavar="N",
                    help="at most N hand-written probes, every kind kept (default: all)")
     g.add_argument("--samples", type=int, default=5, metavar="N", help="continuations per probe (default: 5)")
@@ -85,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="token budget per line: max tokens = turns x N (default: 64)")
     g.add_argument("--bootstrap", type=int, default=1000, metavar="B", help="bootstrap resamples (default: 1000)")
     r = p.add_argument_group("running")
-    r.add_argument("--batch-size", type=int, default=8, metavar="N", help="local: prompts per generate call (default: 8)")
+    r.add_argument("--batch-size", type=int, default=8, metavar="N", help="local: rows (prompt x sample) per generate call (default: 8)")
     r.add_argument("--concurrency", type=int, default=8, metavar="N", help="endpoint and judge: requests in flight (default: 8)")
     r.add_argument("--timeout", type=float, default=300.0, metavar="S", help="seconds per request (default: 300)")
     r.add_argument("--judge", action="store_true", help="also grade every continuation with an LLM judge (prompts/judge.md)")
@@ -109,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_args(args) -> None:
-    for name in ("samples", "turns", "line_tokens", "batch_size", "concurrency", "timeout", "max_heldout", "limit"):
+    for name in ("context", "samples", "turns", "line_tokens", "batch_size", "concurrency", "timeout", "max_heldout", "limit"):
         v = getattr(args, name)
         if v is not None and v <= 0:
             raise BadInput(f"--{name.replace('_', '-')} must be positive, got {v}")

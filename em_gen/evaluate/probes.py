@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from em_gen.generate.journal import read_text_records
@@ -51,6 +51,12 @@ class Probe:
 
     def prompt(self, em: str) -> str:
         return irc.render(self.engagement, self.channel, list(self.messages)) + "\n" + (f"<{em}>" if self.forced else "")
+
+    def clipped(self, n: int | None) -> "Probe":
+        """The probe with only the last `n` messages of its log (itself when n is None or covers it)."""
+        if n is None or len(self.messages) <= n:
+            return self
+        return replace(self, messages=self.messages[-n:])
 
     def info(self) -> dict:
         return {"id": self.id, "kind": self.kind, "source": self.source, "engagement": self.engagement,

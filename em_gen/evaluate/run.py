@@ -85,7 +85,7 @@ def probes_for(args, lib: Library) -> tuple[list[Probe], dict]:
         held = load_heldout(Path(heldout), lib, args.max_heldout, args.seed)
         if not held:
             warn(f"{heldout}: no usable held-out conversation (each needs a known header and lines by Em and others)")
-    probes = written + held
+    probes = [p.clipped(args.context) for p in written + held]
     if not probes:
         raise BadInput("no probes: --probes and --heldout gave nothing to evaluate")
     src = {"probes_file": None if args.probes == "none" else args.probes,
@@ -115,7 +115,7 @@ def generate_all(target, probes: list[Probe], lib: Library, args, label: str) ->
     try:
         for turns, group in sorted(groups.items()):
             got = target.generate([p.prompt(lib.em) for p in group], args.samples, turns * args.line_tokens,
-                                  args.temperature, args.top_p, args.seed, progress=bar.update)
+                                  args.temperature, args.top_p, args.seed, progress=bar.update, lines=turns)
             out.update({p.id: g for p, g in zip(group, got)})
     finally:
         bar.close()
@@ -149,7 +149,8 @@ def report_head(args, lib: Library, probes: list[Probe], sources: dict) -> dict:
     return {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "settings": {"samples": args.samples, "seed": args.seed, "temperature": args.temperature,
                          "top_p": args.top_p, "turns": args.turns, "line_tokens": args.line_tokens,
-                         "bootstrap": args.bootstrap, "probes": len(probes), **sources,
+                         "bootstrap": args.bootstrap, "context": getattr(args, "context", None), "probes": len(probes),
+                         **sources,
                          "kinds": {k: sum(1 for p in probes if p.kind == k) for k in
                                    dict.fromkeys(p.kind for p in probes)}},
             "levels": list(lib.mix["engagement"]), "channels": list(lib.mix["channels"])}

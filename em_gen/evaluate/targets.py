@@ -110,11 +110,20 @@ def _import_torch(with_peft: bool):
 
 
 class HFTarget:
-    """A causal LM folder (+ LoRA adapter, merged for speed) sampled with `model.generate`."""
+    """A causal LM folder (+ LoRA adapter, merged for speed) sampled with `model.generate`.
+
+    What a real tokenizer and a CPU needed (found on Gemma 3 270M, scripts/small-model.sh):
+    * every sample is its own row and at most `batch_size` rows go into one generate call, so memory
+      is bounded by rows, not prompts x samples; rows are ordered by prompt length, so a batch pads
+      little (left padding, as a decoder-only model needs);
+    * generation stops per row at the next speaker's tag once the probe's lines are written
+      (`lines`), instead of running every row to the token budget;
+    * every end-of-sequence id the checkpoint declares (tokenizer and generation_config) ends a row;
+      the prompt gets the tokenizer's BOS as in training and never a trailing EOS."""
 
     def __init__(self, spec: TargetSpec, device: str = "auto", batch_size: int = 8):
         torch, transformers, peft = _import_torch(spec.adapter is not None)
-        self.torch, self.spec, self.batch_size = torch, spec, max(1, batch_size)
+        self.torch, self.transformers, self.spec, self.batch_size = torch, transformers, spec, max(1, batch_size)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         elif device == "cuda" and not torch.cuda.is_available():
@@ -137,6 +146,9 @@ class HFTarget:
             model = model.merge_and_unload()
         self.model = model.to(device).eval()
         self.eos = self.tok.eos_token_id
+        declared = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+        declared = declared if isinstance(declared, (list, tuple)) else [declared]
+        self.eos_ids = sorted({i for i in [self.eos, *declared] if i is not None})
         self.pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.eos
 
     def _decode(self, prompt_ids: list[int], new_ids: list[int]) -> str:
@@ -146,47 +158,95 @@ class HFTarget:
         full = self.tok.decode(prompt_ids + new_ids, skip_special_tokens=False)
         return full[len(head):] if full.startswith(head) else self.tok.decode(new_ids, skip_special_tokens=False)
 
+    def _encode(self, prompt: str) -> list[int]:
+        ids = self.tok(prompt)["input_ids"]  # BOS as in training, never a trailing EOS
+        return ids[:-1] if len(ids) > 1 and ids[-1] in self.eos_ids else ids
+
     def generate(self, prompts: list[str], samples: int, max_tokens: int, temperature: float, top_p: float,
-                 seed: int, progress=None) -> list[list[Completion]]:
+                 seed: int, progress=None, lines: int | None = None) -> list[list[Completion]]:
+        """`samples` continuations of each prompt. `lines`: stop a row once it holds that many messages
+        (a prompt ending in `<nick>` counts the line it completes) and the next speaker's tag begins."""
         torch = self.torch
-        out: list[list[Completion]] = []
-        for b in range(0, len(prompts), self.batch_size):
-            chunk = prompts[b: b + self.batch_size]
-            enc = [self.tok(p)["input_ids"] for p in chunk]  # BOS as in training, never a trailing EOS
-            enc = [e[:-1] if len(e) > 1 and e[-1] == self.eos else e for e in enc]
-            width = max(map(len, enc))
-            ids = torch.tensor([[self.pad] * (width - len(e)) + e for e in enc], device=self.device)
-            mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in enc], device=self.device)
-            # greedy decoding gives one sequence per prompt (transformers refuses more): it is repeated
-            sampling = dict(do_sample=True, temperature=temperature, top_p=top_p, num_return_sequences=samples) \
-                if temperature > 0 else dict(do_sample=False)
+        enc = [self._encode(p) for p in prompts]
+        # greedy decoding gives the same sequence every time: one row per prompt, repeated below
+        per_prompt = samples if temperature > 0 else 1
+        rows = sorted(((i, s) for i in range(len(prompts)) for s in range(per_prompt)),
+                      key=lambda r: (-len(enc[r[0]]), r))
+        got: dict[tuple[int, int], Completion] = {}
+        for b in range(0, len(rows), self.batch_size):
+            chunk = rows[b: b + self.batch_size]
+            ids_list = [enc[i] for i, _ in chunk]
+            width = max(map(len, ids_list))
+            ids = torch.tensor([[self.pad] * (width - len(e)) + e for e in ids_list], device=self.device)
+            mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in ids_list], device=self.device)
+            sampling = dict(do_sample=True, temperature=temperature, top_p=top_p) if temperature > 0 \
+                else dict(do_sample=False)
+            stop = None
+            if lines:
+                forced = [not prompts[i].endswith("\n") for i, _ in chunk]
+                stop = self.transformers.StoppingCriteriaList([_NextSpeaker(self.tok, width, forced, lines, torch)])
             torch.manual_seed(seed * 1_000_003 + b)
             try:
                 with torch.no_grad():
                     gen = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_tokens,
-                                              pad_token_id=self.pad, eos_token_id=self.eos, **sampling)
+                                              pad_token_id=self.pad, eos_token_id=self.eos_ids,
+                                              stopping_criteria=stop, **sampling)
             except RuntimeError as e:  # out of memory, device errors
                 raise EvalFailure(f"generation failed on {self.spec.describe()}: {str(e).splitlines()[0]}") from None
-            rows = gen[:, width:].tolist()
-            if temperature <= 0:
-                rows = [r for r in rows for _ in range(samples)]
-            for i, e in enumerate(enc):
-                got = []
-                for s in range(samples):
-                    new = rows[i * samples + s]
-                    finish = "length"
-                    if self.eos in new:
-                        new, finish = new[: new.index(self.eos)], "stop"
-                    got.append(Completion(self._decode(e, new), finish))
-                out.append(got)
+            for (i, s), new in zip(chunk, gen[:, width:].tolist()):
+                finish = "length"
+                ends = [k for k, t in enumerate(new) if t in self.eos_ids]
+                if ends:
+                    new, finish = new[: ends[0]], "stop"
+                text = self._decode(enc[i], new)
+                if lines and finish == "length":
+                    cut = next_speaker_cut(text, not prompts[i].endswith("\n"), lines)
+                    if cut is not None:
+                        text, finish = text[:cut], "stop"
+                got[(i, s)] = Completion(text, finish)
             if progress is not None:
-                progress(len(chunk) * samples)
-        return out
+                progress(len(chunk) * (samples // per_prompt))
+        return [[got[(i, s if temperature > 0 else 0)] for s in range(samples)] for i in range(len(prompts))]
 
     def close(self) -> None:
         self.model = None  # with --compare the next target loads after this one is gone
         if self.device == "cuda":
             self.torch.cuda.empty_cache()
+
+
+def next_speaker_cut(text: str, forced: bool, lines: int) -> int | None:
+    """Where to cut a continuation that has written `lines` messages and begun the next one: the
+    index just after the newline that precedes the next `<` speaker tag; None while it has not.
+    A prompt ending in `<nick>` (forced) makes the text up to the first newline one message; later
+    lines count when they start with a tag (an untagged line continues the message before it)."""
+    done, pos = 0, 0
+    while True:
+        nl = text.find("\n", pos)
+        if nl < 0:
+            return None
+        line = text[pos:nl]
+        if (forced and pos == 0) or line.lstrip().startswith("<"):
+            done += 1
+        pos = nl + 1
+        if done >= lines and text[pos:].lstrip(" ").startswith("<"):
+            return pos
+
+
+class _NextSpeaker:
+    """A transformers stopping criterion: per row, True once next_speaker_cut finds the cut. Only a
+    row whose newest token holds a `<` is decoded, so the check costs little beside a forward pass."""
+
+    def __init__(self, tok, width: int, forced: list[bool], lines: int, torch):
+        self.tok, self.width, self.forced, self.lines, self.torch = tok, width, forced, lines, torch
+        self.done = [False] * len(forced)
+
+    def __call__(self, input_ids, scores, **kwargs):
+        for r, row in enumerate(input_ids.tolist()):
+            new = row[self.width:]
+            if not self.done[r] and new and "<" in self.tok.decode(new[-1:], skip_special_tokens=False):
+                text = self.tok.decode(new, skip_special_tokens=False)
+                self.done[r] = next_speaker_cut(text, self.forced[r], self.lines) is not None
+        return self.torch.tensor(self.done, dtype=self.torch.bool, device=input_ids.device)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -227,7 +287,7 @@ class OpenAITarget:
         return Completion(c.text or "", "length" if c.finish_reason == "length" else "stop")
 
     def generate(self, prompts: list[str], samples: int, max_tokens: int, temperature: float, top_p: float,
-                 seed: int, progress=None) -> list[list[Completion]]:
+                 seed: int, progress=None, lines: int | None = None) -> list[list[Completion]]:
         jobs = [(i, s) for i in range(len(prompts)) for s in range(samples)]
         out: list[list[Completion | None]] = [[None] * samples for _ in prompts]
 

@@ -252,3 +252,38 @@ def test_sweep_over_smoke_checkpoints(smoke_runs, tiny_model, tmp_path):
     rerun = json.loads((tmp_path / "again.json").read_text())
     assert rerun["timing"]["cache_hits"] == 4 and rerun["timing"]["base_loads"] == 0
     assert [c["metrics"] for c in rerun["checkpoints"]] == [c["metrics"] for c in cks]
+
+
+# config.json of Gemma 3 270M as scripts/small-model.sh writes it (no weights needed to validate)
+GEMMA3_270M_CONFIG = {
+    "architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "hidden_size": 640,
+    "intermediate_size": 2048, "num_hidden_layers": 18, "num_attention_heads": 4, "num_key_value_heads": 1,
+    "head_dim": 256, "vocab_size": 262144, "max_position_embeddings": 32768, "sliding_window": 512,
+    "query_pre_attn_scalar": 256, "rms_norm_eps": 1e-06, "hidden_activation": "gelu_pytorch_tanh",
+    "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0, "tie_word_embeddings": True, "dtype": "float32",
+}
+
+
+@needs_venv
+def test_axolotl_accepts_the_small_model_config(workdir):
+    """axolotl/em-small.yaml (Gemma 3 270M on CPU) passes Axolotl's own validation against the model's
+    config, with the CPU settings it needs and the em.yaml recipe otherwise."""
+    stub = workdir / "gemma-3-270m-config"
+    stub.mkdir(exist_ok=True)
+    (stub / "config.json").write_text(json.dumps(GEMMA3_270M_CONFIG))
+    cfg = ROOT / "axolotl" / "em-small.yaml"
+    proc = subprocess.run([str(smoke.train_python(VENV)), "-m", "em_gen.train.smoke", "validate-config", str(cfg),
+                           "--base-model", str(stub)],
+                          cwd=ROOT, env=smoke.train_env(), capture_output=True, text=True, timeout=300)
+    got = json.loads(proc.stdout.strip().splitlines()[-1])[str(cfg)]
+    assert "error" not in got, got
+    assert got["model_config_type"] == "gemma3_text" and got["adapter"] == "lora"
+    assert got["bf16"] is False and got["attn_implementation"] == "eager" and got["lora_mlp_kernel"] is False
+    assert got["datasets"] == [{"path": "em_character_data/small/export/em_small_train.jsonl", "type": "completion"}]
+    assert got["num_epochs"] == 1 and got["train_on_inputs"] is False
+    em = yaml.safe_load((ROOT / "axolotl" / "em.yaml").read_text())
+    small = yaml.safe_load(cfg.read_text())
+    lines = cfg.read_text().splitlines()
+    for key in (k for k in small if em.get(k) != small[k]):  # each change says why, on its line or above it
+        at = next(i for i, ln in enumerate(lines) if ln.startswith(f"{key}:"))
+        assert any("changed" in ln for ln in lines[max(0, at - 6): at + 1]), key

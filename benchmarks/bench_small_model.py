@@ -1,0 +1,272 @@
+"""Close the loop on a real model: Gemma 3 270M (base), LoRA-trained on em-gen data with Axolotl, then
+`em-gen eval --compare` base vs tuned. Does the data move a real model toward Em's participation bands?
+
+    .venv/bin/python benchmarks/bench_small_model.py                   # CPU, the whole recipe
+    .venv/bin/python benchmarks/bench_small_model.py --device cuda     # a GPU box: minutes
+    .venv/bin/python benchmarks/bench_small_model.py --fraction 0.25 --samples 3   # a smaller CPU run
+
+Steps (each reuses what an earlier run left when its inputs are the same):
+1. the model: scripts/small-model.sh (--setup makes .venv-small) -> models/gemma-3-270m/
+2. the data: `em-gen --full --target-mb 1 --allow-offline` (composed stand-in logs whose Em share follows
+   the engagement bands exactly) -> `--export completion --holdout H` (the held-out split is never
+   trained on) + the realistic corpus's good logs (tests/quality/realistic/, comment lines dropped)
+   -> em_character_data/small/export/em_small_train.jsonl
+3. training: axolotl/em-small.yaml for one epoch in .venv-train (scripts/setup-train-venv.sh), with
+   --fraction of the export and the --device's precision; the adapter goes to outputs/em-small-lora/
+4. eval: `em-gen eval --compare hf:BASE hf:BASE+LORA` on the held-out cuts and scenarios/probes.yaml
+5. the table: per engagement level, participation against the band, em_next_when_due,
+   em_next_when_not_due and clean_boundaries for base and tuned, each with its 95% CI, and tuned - base
+   with its paired-bootstrap CI; whether participation moved toward the band.
+
+Writes benchmarks/results/small_model.json (settings, timings, load average, training losses, the
+table) beside the eval report (small_model_eval.json + .samples.jsonl); --commit commits the three.
+Run the long steps niced on a shared machine (`nice -n 19`). Exit 0 done, 1 a step failed, 2 bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from em_gen.train.axolotl_env import train_env  # noqa: E402
+from em_gen.train.export import output_name  # noqa: E402
+
+MODEL = ROOT / "models" / "gemma-3-270m"
+DATA = ROOT / "em_character_data" / "small"
+EXPORT = DATA / "export"
+TRAIN_FILE = EXPORT / "em_small_train.jsonl"
+CONFIG = ROOT / "axolotl" / "em-small.yaml"
+LORA = ROOT / "outputs" / "em-small-lora"
+WORK = ROOT / "outputs" / "em-small-bench"
+REALISTIC = ROOT / "tests" / "quality" / "realistic"
+RESULTS = ROOT / "benchmarks" / "results"
+TRAIN_PY = ROOT / ".venv-train" / "bin" / "python"
+EM_GEN = [sys.executable, "-m", "em_gen.cli"]
+METRICS = ("participation", "em_next_when_due", "em_next_when_not_due", "clean_boundaries")
+# what --device cuda changes over the CPU recipe in em-small.yaml
+CUDA_OVERRIDES = {"bf16": "auto", "optimizer": "adamw_torch_fused", "attn_implementation": "sdpa"}
+
+
+def say(msg: str) -> None:
+    print(f"[bench-small {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(cmd: list[str], log: Path | None = None, env: dict | None = None, cwd: Path = ROOT) -> str:
+    """Run a step; its output goes to `log` (and is returned); exit 1 with the log's tail on failure."""
+    say("$ " + " ".join(str(c) for c in cmd))
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(proc.stdout, encoding="utf-8")
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-25:])
+        print(tail, file=sys.stderr)
+        sys.exit(f"bench-small: step failed (exit {proc.returncode}): {' '.join(map(str, cmd[:4]))} ..."
+                 + (f"; log: {log}" if log else ""))
+    return proc.stdout
+
+
+# ------------------------------------------------------------------------------------------------ steps
+
+
+def ensure_model() -> None:
+    check = subprocess.run(["bash", str(ROOT / "scripts" / "small-model.sh"), "--check"], capture_output=True, text=True)
+    if check.returncode == 0:
+        return
+    if not (ROOT / ".venv-small" / "bin" / "python").exists():
+        run(["bash", ROOT / "scripts" / "small-model.sh", "--setup"])
+    run(["bash", ROOT / "scripts" / "small-model.sh"])
+
+
+def ensure_train_venv() -> None:
+    if not TRAIN_PY.exists():
+        run(["bash", ROOT / "scripts" / "setup-train-venv.sh"])
+
+
+def realistic_good() -> list[dict]:
+    """The realistic corpus's good logs as completion rows (the `# label:` comment lines dropped)."""
+    rows = []
+    for f in sorted(REALISTIC.glob("w*/*.txt")):
+        lines = f.read_text(encoding="utf-8").splitlines()
+        if "# label: good" not in lines[:3]:
+            continue
+        text = "\n".join(ln for ln in lines if not ln.startswith("# ")).strip()
+        rows.append({"text": text})
+    return rows
+
+
+def build_data(args) -> dict:
+    dataset = DATA / "em_character_training.jsonl"
+    if not dataset.exists():
+        run([*EM_GEN, "--full", "--target-mb", "1", "--allow-offline", "--seed", str(args.seed), "--out", DATA],
+            log=WORK / "generate.log")
+    out = run([*EM_GEN, "--export", "completion", "--allow-offline", "--holdout", str(args.holdout),
+               "--fraction", str(args.fraction), "--seed", str(args.seed), "--base-model", MODEL, "--out", DATA],
+              log=WORK / "export.log")
+    export = EXPORT / output_name("completion", args.fraction)
+    rows = [json.loads(line) for line in export.read_text(encoding="utf-8").splitlines() if line.strip()]
+    good = realistic_good()
+    TRAIN_FILE.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows + good), encoding="utf-8")
+    held = sum(1 for line in (EXPORT / "heldout.jsonl").read_text(encoding="utf-8").splitlines() if line.strip())
+    say(f"data: {len(rows)} export rows + {len(good)} realistic good logs -> {TRAIN_FILE} "
+        f"({TRAIN_FILE.stat().st_size / 1e6:.2f} MB); {held} held out")
+    return {"export_rows": len(rows), "realistic_good": len(good), "train_bytes": TRAIN_FILE.stat().st_size,
+            "heldout_conversations": held, "export_log": out.strip().splitlines()}
+
+
+def train(args) -> dict:
+    cfg = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    cfg["base_model"] = str(MODEL)
+    cfg["datasets"][0]["path"] = str(TRAIN_FILE)
+    cfg["dataset_prepared_path"] = str(WORK / "prepared")
+    cfg["output_dir"] = str(LORA)
+    if args.device == "cuda":
+        cfg.update(CUDA_OVERRIDES)
+    WORK.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(WORK / "prepared", ignore_errors=True)  # the data may have changed: tokenize it again
+    shutil.rmtree(LORA, ignore_errors=True)
+    path = WORK / "em-small.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    env = train_env({} if args.device == "cuda" else {"CUDA_VISIBLE_DEVICES": ""})
+    env["PYTHONPATH"] = str(ROOT)
+    # preprocess + train in one process (one import of Axolotl); no label check: completion labels all
+    t1 = time.monotonic()
+    log = run([TRAIN_PY, "-m", "em_gen.train.smoke", "pipeline", path, WORK / "prepared", TRAIN_FILE, MODEL, "-",
+               WORK / "labels.json"], log=WORK / "train.log", env=env)
+    t2 = time.monotonic()
+    losses = [float(x) for x in re.findall(r"'loss': '?([0-9.]+)", log)]
+    if not (LORA / "adapter_config.json").exists():
+        sys.exit(f"bench-small: training wrote no adapter to {LORA}; log: {WORK / 'train.log'}")
+    rows = re.findall(r"'total_num_steps'[^0-9]*([0-9]+)", log)
+    say(f"trained in {t2 - t1:.0f} s: {len(losses)} steps, loss {losses[0] if losses else float('nan'):.3f} -> "
+        f"{losses[-1] if losses else float('nan'):.3f}")
+    return {"config": str(path.relative_to(ROOT)), "seconds": round(t2 - t1, 1), "losses": losses, "steps": len(losses),
+            "total_num_steps": int(rows[-1]) if rows else None}
+
+
+def evaluate(args) -> tuple[Path, dict]:
+    out = RESULTS / "small_model_eval.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               TOKENIZERS_PARALLELISM="false")
+    cmd = [TRAIN_PY, "-m", "em_gen.cli", "eval", "--compare", f"hf:{MODEL.relative_to(ROOT)}",
+           f"hf:{MODEL.relative_to(ROOT)}+{LORA.relative_to(ROOT)}", "--heldout", EXPORT.relative_to(ROOT) / "heldout.jsonl",
+           "--max-heldout", str(args.max_heldout), "--samples", str(args.samples), "--turns", str(args.turns),
+           "--context", str(args.context), "--batch-size", str(args.batch_size), "--device", args.device,
+           "--seed", str(args.seed), "--out", out.relative_to(ROOT), "--no-progress"]
+    if args.limit:
+        cmd += ["--limit", str(args.limit)]
+    t0 = time.monotonic()
+    run(cmd, log=WORK / "eval.log", env=env)
+    return out, {"eval_seconds": round(time.monotonic() - t0, 1), "command": " ".join(map(str, cmd[1:]))}
+
+
+# ------------------------------------------------------------------------------------------------ table
+
+
+def toward_band(base: dict, diff: dict, band: list[float]) -> str:
+    """Did tuned participation move toward the band, judged by the paired CI of tuned - base?"""
+    if base.get("mean") is None or not diff or diff.get("mean") is None:
+        return "no data"
+    lo, hi = band
+    want = 1 if base["mean"] < lo else (-1 if base["mean"] > hi else 0)
+    d, (clo, chi) = diff["mean"], diff["ci"]
+    if want == 0:
+        return "base already in band" + ("; tuned moved (CI excludes 0)" if diff["significant"] else "")
+    if (want > 0 and clo > 0) or (want < 0 and chi < 0):
+        return "toward the band (CI excludes 0)"
+    if (want > 0 and chi < 0) or (want < 0 and clo > 0):
+        return "away from the band (CI excludes 0)"
+    return f"no clear move ({'toward' if d * want > 0 else 'away'}, CI includes 0)"
+
+
+def _cell(stat: dict | None, signed: bool = False) -> str:
+    if not stat or stat.get("mean") is None:
+        return "-"
+    f = "+.2f" if signed else ".2f"
+    return f"{stat['mean']:{f}} [{stat['ci'][0]:{f}}, {stat['ci'][1]:{f}}]"
+
+
+def table(report: dict) -> tuple[dict, str]:
+    base, tuned = report["targets"]["base"]["metrics"], report["targets"]["tuned"]["metrics"]
+    comp = report.get("compare", {})
+    out: dict = {}
+    lines = [f"{'level':<7} {'metric':<21} {'base':<22} {'tuned':<22} {'tuned - base':<24} band / n"]
+    for lv in report["levels"]:
+        out[lv] = {}
+        for m in METRICS:
+            b = base.get(m, {}).get("by_engagement", {}).get(lv)
+            t = tuned.get(m, {}).get("by_engagement", {}).get(lv)
+            d = comp.get(m, {}).get("by_engagement", {}).get(lv)
+            row = {"base": b, "tuned": t, "difference": d}
+            extra = f"n={d['n']}" if d else ""
+            if m == "participation" and b:
+                row["band"] = b["band"]
+                row["moved"] = toward_band(b, d, b["band"])
+                extra = f"{b['band'][0]:.0%}-{b['band'][1]:.0%}: {row['moved']}; n={d['n'] if d else 0}"
+            out[lv][m] = row
+            star = "*" if d and d.get("significant") else " "
+            lines.append(f"{lv:<7} {m:<21} {_cell(b):<22} {_cell(t):<22} {_cell(d, True) + star:<24} {extra}")
+    return out, "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--fraction", type=float, default=1.0, help="share of the export to train on (default: all)")
+    p.add_argument("--holdout", type=float, default=0.2, help="share of conversations held out for eval (default: 0.2)")
+    p.add_argument("--max-heldout", type=int, default=60, help="held-out conversations to cut (default: 60)")
+    p.add_argument("--limit", type=int, default=None, help="at most N hand-written probes (default: all)")
+    p.add_argument("--samples", type=int, default=4, help="continuations per probe (default: 4)")
+    p.add_argument("--turns", type=int, default=4, help="lines written per probe (default: 4)")
+    p.add_argument("--context", type=int, default=24, help="messages of context per probe (default: 24)")
+    p.add_argument("--batch-size", type=int, default=16, help="rows per generate call (default: 16)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--skip-train", action="store_true", help="reuse the adapter in outputs/em-small-lora/")
+    p.add_argument("--commit", action="store_true", help="git commit the results when done")
+    args = p.parse_args(argv)
+    if not 0 < args.fraction <= 1 or not 0 < args.holdout < 1:
+        p.error("--fraction must be in (0, 1] and --holdout in (0, 1)")
+    load0, t0 = os.getloadavg(), time.monotonic()
+    ensure_model()
+    ensure_train_venv()
+    data = build_data(args)
+    training = {"skipped": True} if args.skip_train and (LORA / "adapter_config.json").exists() else train(args)
+    eval_path, ev = evaluate(args)
+    report = json.loads(eval_path.read_text(encoding="utf-8"))
+    per_level, text = table(report)
+    print(text)
+    summary = {
+        "benchmark": "bench_small_model", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": json.loads((MODEL / "em-gen-source.json").read_text(encoding="utf-8")),
+        "device": args.device, "cpus": os.cpu_count(), "loadavg_start": load0, "loadavg_end": os.getloadavg(),
+        "settings": vars(args), "data": data, "training": training,
+        "eval": {**ev, "report": str(eval_path.relative_to(ROOT)), "settings": report["settings"],
+                 "generation_seconds": {k: v["generation_seconds"] for k, v in report["targets"].items()}},
+        "per_level": per_level, "table": text.splitlines(), "total_seconds": round(time.monotonic() - t0, 1),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "small_model.json"
+    path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    say(f"results: {path} ({summary['total_seconds']:.0f} s in all)")
+    if args.commit:
+        files = [path, eval_path, eval_path.with_name(eval_path.stem + ".samples.jsonl")]
+        subprocess.run(["git", "add", *map(str, files)], cwd=ROOT, check=True)
+        subprocess.run(["git", "commit", "-m", f"bench_small_model: results ({args.device}, fraction {args.fraction:g}, "
+                        f"{args.samples} samples)", "--", *map(str, files)], cwd=ROOT, check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
