@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from em_gen.train.axolotl_env import train_env  # noqa: E402
-from em_gen.train.export import output_name  # noqa: E402
+from em_gen.train.export import output_name, unit_hash  # noqa: E402
 
 MODEL = ROOT / "models" / "gemma-3-270m"
 DATA = ROOT / "em_character_data" / "small"
@@ -65,16 +65,16 @@ def say(msg: str) -> None:
 def run(cmd: list[str], log: Path | None = None, env: dict | None = None, cwd: Path = ROOT) -> str:
     """Run a step; its output goes to `log` (and is returned); exit 1 with the log's tail on failure."""
     say("$ " + " ".join(str(c) for c in cmd))
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
-    if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(proc.stdout, encoding="utf-8")
+    log = log or WORK / "step.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as f:  # written as it runs: `tail -f` the log to follow a step
+        proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT, text=True)
+    proc.stdout = log.read_text(encoding="utf-8", errors="replace")
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-25:])
         print(tail, file=sys.stderr)
         sys.exit(f"bench-small: step failed (exit {proc.returncode}): {' '.join(map(str, cmd[:4]))} ..."
-                 + (f"; log: {log}" if log else ""))
+                 + f"; log: {log}")
     return proc.stdout
 
 
@@ -95,10 +95,12 @@ def ensure_train_venv() -> None:
         run(["bash", ROOT / "scripts" / "setup-train-venv.sh"])
 
 
-def realistic_good() -> list[dict]:
-    """The realistic corpus's good logs as completion rows (the `# label:` comment lines dropped)."""
+def realistic_good(seed: int = 0) -> list[dict]:
+    """The realistic corpus's good logs as completion rows (the `# label:` comment lines dropped), in a
+    seed-stable shuffled order, so that a --fraction of them mixes every writer."""
     rows = []
-    for f in sorted(REALISTIC.glob("w*/*.txt")):
+    files = sorted(REALISTIC.glob("w*/*.txt"), key=lambda f: unit_hash(f"small{seed}", f"{f.parent.name}/{f.name}"))
+    for f in files:
         lines = f.read_text(encoding="utf-8").splitlines()
         if "# label: good" not in lines[:3]:
             continue
@@ -117,7 +119,8 @@ def build_data(args) -> dict:
               log=WORK / "export.log")
     export = EXPORT / output_name("completion", args.fraction)
     rows = [json.loads(line) for line in export.read_text(encoding="utf-8").splitlines() if line.strip()]
-    good = realistic_good()
+    good = realistic_good(args.seed)
+    good = good[: round(len(good) * args.fraction)] if args.fraction < 1 else good  # --fraction of these too
     TRAIN_FILE.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows + good), encoding="utf-8")
     held = sum(1 for line in (EXPORT / "heldout.jsonl").read_text(encoding="utf-8").splitlines() if line.strip())
     say(f"data: {len(rows)} export rows + {len(good)} realistic good logs -> {TRAIN_FILE} "
@@ -163,6 +166,7 @@ def evaluate(args) -> tuple[Path, dict]:
     cmd = [TRAIN_PY, "-m", "em_gen.cli", "eval", "--compare", f"hf:{MODEL.relative_to(ROOT)}",
            f"hf:{MODEL.relative_to(ROOT)}+{LORA.relative_to(ROOT)}", "--heldout", EXPORT.relative_to(ROOT) / "heldout.jsonl",
            "--max-heldout", str(args.max_heldout), "--samples", str(args.samples), "--turns", str(args.turns),
+           "--line-tokens", str(args.line_tokens),
            "--context", str(args.context), "--batch-size", str(args.batch_size), "--device", args.device,
            "--seed", str(args.seed), "--out", out.relative_to(ROOT), "--no-progress"]
     if args.limit:
@@ -224,12 +228,13 @@ def table(report: dict) -> tuple[dict, str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--fraction", type=float, default=1.0, help="share of the export to train on (default: all)")
+    p.add_argument("--fraction", type=float, default=1.0, help="share of the export and of the realistic good logs to train on (default: all)")
     p.add_argument("--holdout", type=float, default=0.2, help="share of conversations held out for eval (default: 0.2)")
     p.add_argument("--max-heldout", type=int, default=60, help="held-out conversations to cut (default: 60)")
     p.add_argument("--limit", type=int, default=None, help="at most N hand-written probes (default: all)")
     p.add_argument("--samples", type=int, default=4, help="continuations per probe (default: 4)")
     p.add_argument("--turns", type=int, default=4, help="lines written per probe (default: 4)")
+    p.add_argument("--line-tokens", type=int, default=40, help="token budget per line (default: 40)")
     p.add_argument("--context", type=int, default=24, help="messages of context per probe (default: 24)")
     p.add_argument("--batch-size", type=int, default=16, help="rows per generate call (default: 16)")
     p.add_argument("--seed", type=int, default=0)
