@@ -149,14 +149,18 @@ def train(args) -> dict:
     log = run([TRAIN_PY, "-m", "em_gen.train.smoke", "pipeline", path, WORK / "prepared", TRAIN_FILE, MODEL, "-",
                WORK / "labels.json"], log=WORK / "train.log", env=env)
     t2 = time.monotonic()
-    losses = [float(x) for x in re.findall(r"'loss': '?([0-9.]+)", log)]
     if not (LORA / "adapter_config.json").exists():
         sys.exit(f"bench-small: training wrote no adapter to {LORA}; log: {WORK / 'train.log'}")
-    rows = re.findall(r"'total_num_steps'[^0-9]*([0-9]+)", log)
-    say(f"trained in {t2 - t1:.0f} s: {len(losses)} steps, loss {losses[0] if losses else float('nan'):.3f} -> "
-        f"{losses[-1] if losses else float('nan'):.3f}")
-    return {"config": str(path.relative_to(ROOT)), "seconds": round(t2 - t1, 1), "losses": losses, "steps": len(losses),
-            "total_num_steps": int(rows[-1]) if rows else None}
+    out = {"config": str(path.relative_to(ROOT)), "seconds": round(t2 - t1, 1), **train_log(log)}
+    say(f"trained in {out['seconds']:.0f} s: {out['steps']} steps, losses {out['losses']}")
+    return out
+
+
+def train_log(log: str) -> dict:
+    """Losses and runtime from the trainer's log lines ({'loss': ..., 'train_runtime': ...})."""
+    losses = [float(x) for x in re.findall(r"'loss': '?([0-9.]+)", log)]
+    runtime = re.findall(r"'train_runtime': '?([0-9.]+)", log)
+    return {"losses": losses, "steps": len(losses), "train_runtime": float(runtime[-1]) if runtime else None}
 
 
 def evaluate(args) -> tuple[Path, dict]:
@@ -247,7 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     ensure_model()
     ensure_train_venv()
     data = build_data(args)
-    training = {"skipped": True} if args.skip_train and (LORA / "adapter_config.json").exists() else train(args)
+    if args.skip_train and (LORA / "adapter_config.json").exists():  # the adapter an earlier run trained
+        log = WORK / "train.log"
+        training = {"reused": str(LORA.relative_to(ROOT)),
+                    **train_log(log.read_text(encoding="utf-8", errors="replace") if log.exists() else "")}
+    else:
+        training = train(args)
     eval_path, ev = evaluate(args)
     report = json.loads(eval_path.read_text(encoding="utf-8"))
     per_level, text = table(report)
