@@ -49,6 +49,7 @@ from em_gen.quality.rules import (
     check_degeneration,
     check_disclaimer,
     check_formal,
+    check_human,
     check_offer,
     check_policing,
     check_politics,
@@ -72,10 +73,10 @@ METRICS = {
 # the gate's per-line rules about what Em says: assistant language, markdown, code, and the
 # character-phrase families (help in disguise, counselling and recaps score as not clean)
 LINE_RULES = (check_assistant, check_counsellor, check_disclaimer, check_policing, check_politics, check_recap,
-              check_formal, check_offer)
+              check_formal, check_offer, check_human)
 EM_LINE_FLAGS = ("assistant_language", "markdown", "code_block", "em_counsellor", "em_ai_disclaimer",
                  "em_channel_policing", "em_political_refusal", "em_recap", "em_formal_register",
-                 "em_offer_then_refuse")
+                 "em_offer_then_refuse", "em_claims_human")
 JUDGE_PREFIX = "judge_"  # judge_<family>: share of samples the character judge failed for that family
 
 

@@ -58,7 +58,7 @@ def test_base_passes(lib):
 def test_api_shape(lib):
     assert [name for name, _ in CHECKS] == ["header", "participation", "assistant", "boundaries", "style",
                                            "degeneration", "shape", "greeting", "followup", "counsellor",
-                                           "disclaimer", "policing", "politics", "recap", "formal", "offer"]
+                                           "disclaimer", "policing", "politics", "recap", "formal", "offer", "human"]
     v = run(lib, msgs=with_msg(4, "happy to help!"))
     for r in v.reasons:
         code, detail = r.split(": ", 1)

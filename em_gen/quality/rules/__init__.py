@@ -18,7 +18,8 @@ Rules (all pure Python and cheap; thresholds are the module constants below):
 * shape             `bucket`, `few_speakers`, `bad_nicks`, `em_back_to_back`
 * character phrases `em_greeting`, `em_followup_questions`, `em_counsellor`, `em_ai_disclaimer`,
                     `em_channel_policing`, `em_political_refusal`, `em_recap`, `em_formal_register`,
-                    `em_offer_then_refuse` (Em's lines only, quoted text ignored; one module each)
+                    `em_offer_then_refuse`, `em_claims_human` (Em's lines only, quoted text ignored; one
+                    module each)
 
 Only Em's lines are held to Em's behaviour: other people may ask for help, quote ChatGPT or paste
 code, and Em may quote assistant-speak in double quotes. A role marker the parser cut at
@@ -54,6 +55,7 @@ from em_gen.quality.rules.diversity import Diversity  # noqa: F401
 from em_gen.quality.rules.followup import check_followup
 from em_gen.quality.rules.formal import check_formal
 from em_gen.quality.rules.greeting import check_greeting
+from em_gen.quality.rules.human import check_human
 from em_gen.quality.rules.offer import check_offer
 from em_gen.quality.rules.policing import check_policing
 from em_gen.quality.rules.politics import check_politics
@@ -80,6 +82,7 @@ CHECKS: list[tuple[str, Callable[[Context], list[str]]]] = [
     ("recap", check_recap),
     ("formal", check_formal),
     ("offer", check_offer),
+    ("human", check_human),
 ]
 
 

@@ -47,7 +47,7 @@ REASON_CODES = (
     "continuation_lines", "dropped_lines", "empty_message",
     "bucket", "few_speakers", "bad_nicks", "em_back_to_back",
     "em_greeting", "em_followup_questions", "em_counsellor", "em_ai_disclaimer", "em_channel_policing",
-    "em_political_refusal", "em_recap", "em_formal_register", "em_offer_then_refuse",
+    "em_political_refusal", "em_recap", "em_formal_register", "em_offer_then_refuse", "em_claims_human",
 )
 
 
