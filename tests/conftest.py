@@ -19,10 +19,12 @@ def lib():
 
 
 @pytest.fixture(autouse=True)
-def no_real_keys(monkeypatch):
-    """Tests never see a real key or endpoint from the environment."""
+def no_real_keys(monkeypatch, tmp_path_factory):
+    """Tests never see a real key or endpoint from the environment, nor write to the user's cache
+    (judge-check records, the --full suggestion)."""
     for k in KEY_VARS:
         monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("EM_GEN_CACHE_DIR", str(tmp_path_factory.mktemp("em-gen-cache")))
 
 
 @pytest.fixture

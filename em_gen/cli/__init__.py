@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "eval": "em_gen.cli.eval:main",
     "premises": "em_gen.cli.premises:main",
     "irc": "em_gen.cli.irc:main",
+    "judge-check": "em_gen.cli.judge_check:main",
 }
 
 

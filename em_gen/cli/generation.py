@@ -177,7 +177,18 @@ def estimate(args, lib: Library, provider: str, model: str, n: int) -> int:
     print(est.format_estimate(n, provider, model, gen, jm, jp, args.batch_api, judge_off=judge_off_reason(args)))
     print(shortfall_line(lib, dealer) or f"premises: {len({j.premise for j in jobs}):,} distinct for {n:,} jobs, "
           f"none reused ({sum(map(len, lib.premises.values())):,} in the library)")
+    if args.full and jm and provider in PAID_PROVIDERS:
+        _suggest_judge_check(lib, provider, jm, mark=False)
     return 0
+
+
+def _suggest_judge_check(lib: Library, provider: str, judge_model: str, mark: bool = True) -> None:
+    """--full: suggest `em-gen judge-check` once per judge model and rubric while none is recorded."""
+    from em_gen.generate.judge_check import suggest_once
+    from em_gen.quality.judge_check import rubric_id
+    hint = suggest_once(provider, judge_model, rubric_id(lib), mark=mark)
+    if hint:
+        warn(hint)
 
 
 def run_generation(args, lib: Library, store: Store) -> int:
@@ -201,6 +212,8 @@ def run_generation(args, lib: Library, store: Store) -> int:
             warn(f"no price known for model {m!r}: cost is not counted (pass --prices FILE)")
     if not cfg.judge and provider in PAID_PROVIDERS:
         warn("--no-judge: conversations are kept on the rules alone; the character judge never reads them")
+    if args.full and not args.resume and judge_model and provider in PAID_PROVIDERS:
+        _suggest_judge_check(lib, provider, judge_model)
     server = start_offline(lib) if provider == "offline" else None
     url = server.base_url + "/v1" if server else None
     try:

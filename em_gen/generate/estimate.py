@@ -120,3 +120,13 @@ def format_estimate(n: int, provider: str, model: str, gen: Part, jm: str | None
         out.append(f"  total {label + ':':<6} {_money(total)}{share}{mark}")
     out.append("  plus retries, continuations and replacements of rejected conversations")
     return "\n".join(out)
+
+
+def judge_requests(lib: Library, users: list[str], provider: str, model: str, pricing: Pricing) -> Part:
+    """The judge requests for these user prompts (e.g. `em-gen judge-check` on a labelled corpus)."""
+    part = Part(requests=len(users), system_tokens=len(judge_system(lib)) / 4)
+    for u in users:
+        part.usage["input_tokens"] += len(u) / 4
+        part.usage["output_tokens"] += JUDGE_OUTPUT_TOKENS
+    _price(part, provider, model, pricing)
+    return part

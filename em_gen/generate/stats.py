@@ -8,6 +8,8 @@ from em_gen.generate.journal import State
 from em_gen.generate.plan import DIMENSIONS, Job, mix_of, plan_runs
 from em_gen.library import BadInput, Library
 
+OTHER_SHOWN = 50  # character_other reasons printed by --status (--json has all)
+
 
 def planned_mix(lib: Library, state: State) -> dict | None:
     """The mix every run (and every round of a --full run) planned: summed from the mix each run record
@@ -103,7 +105,10 @@ def _judge_stats(state: State, accepted: list[dict]) -> dict:
             "tokens": dict(sum((Counter(a.get("usage", {})) for a in answers), Counter())),
             "judged": sum(1 for v in state.verdicts.values() if "judge" in v),
             "kept_never_judged": sum(1 for v in accepted if "judge" not in v),
-            "held_unreadable": len(state.held), "rejected_by_family": dict(fams.most_common())}
+            "held_unreadable": len(state.held), "rejected_by_family": dict(fams.most_common()),
+            # verbatim: a line out of character that no family names is where the next family comes from
+            "other_reasons": [{"id": jid, "reason": r} for jid, v in state.verdicts.items() if not v["ok"]
+                              for r in v["reasons"] if r.startswith("character_other")]}
 
 
 def _pct(part: int, whole: int) -> str:
@@ -147,6 +152,13 @@ def format_status(stats: dict) -> str:
     if stats["rejected_by_reason"]:
         out.append("rejections by reason:")
         out += [f"  {code:<22} {n}" for code, n in stats["rejected_by_reason"].items()]
+    other = (stats.get("judge") or {}).get("other_reasons") or []
+    if other:
+        out.append(f"character_other: {len(other)} line(s) the judge failed outside every family (verbatim; "
+                   "a family for scenarios/judge.yaml may be among them):")
+        out += [f"  {o['id']}: {o['reason']}" for o in other[:OTHER_SHOWN]]
+        if len(other) > OTHER_SHOWN:
+            out.append(f"  ... and {len(other) - OTHER_SHOWN} more (--status --json lists every one)")
     if "diversity" in stats:
         out.append("diversity: " + "  ".join(f"{k} {v:.3f}" for k, v in stats["diversity"].items()))
     if stats.get("dataset_diversity"):

@@ -9,6 +9,7 @@ both answers is held as unjudged (neither kept nor rejected), never discarded.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -21,6 +22,12 @@ JUDGE_MAX_TOKENS = 600
 WHOLE_LOG_FAMILIES = ("unnatural_chat",)  # may cite any message: they are about the log as a whole
 OTHER = "other"  # a family the rubric does not name
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+
+
+def judge_key(lines: list[str]) -> str:
+    """Digest of a log's message lines (`<nick> text`, in order, no header): what recorded judge
+    answers are keyed by (the stand-in replays them by it)."""
+    return hashlib.sha256("\n".join(x.rstrip() for x in lines).encode("utf-8")).hexdigest()[:20]
 
 
 def families(lib: Library) -> dict:

@@ -142,6 +142,14 @@ def rejections_section(data: RunData) -> str:
         job, line = ex.get(code, ("", ""))
         rows.append([code, family(code), by_code[code], f"{job}: {line}" if job else ""])
     out.append(table(["code", "family", "reasons", "one example"], rows, num={2}))
+    other = [{"id": jid, "reason": r} for jid, v in data.state.verdicts.items() if not v["ok"]
+             for r in v["reasons"] if r.startswith("character_other")]  # from the journal, whatever the stats file
+    if other:
+        out.append(f"<h3>character_other: {len(other):,} line(s) the judge failed outside every family</h3>")
+        out.append(para("Verbatim, as the judge gave them: where a recurring one is a new way Em slips out of "
+                        "character, it belongs in scenarios/judge.yaml as a family.", "sub"))
+        out.append('<div class="scroll">' + table(["conversation", "reason"], [[o["id"], o["reason"]] for o in other])
+                   + "</div>")
     return "".join(out)
 
 

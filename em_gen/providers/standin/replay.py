@@ -11,22 +11,17 @@ log at most once; a job no log fits gets a composed log as usual. Logs written f
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import threading
 
 from em_gen.providers.standin.jobs import parse_job
+from em_gen.quality.judge import judge_key  # noqa: F401 - the key recorded answers are stored by
 
 _LOG = re.compile(r"^LOG[ \t]*\n(.*?)^END LOG", re.M | re.S)
 _NUMBERED = re.compile(r"^\d+ (<[^>]+> .*)$")
 _HEAD = re.compile(r"^ENGAGEMENT:[ \t]*(\S+)[ \t]*\nCHANNEL:[ \t]*(\S+)", re.M)
 PASS = json.dumps({"verdict": "pass", "failures": [], "note": "offline stand-in: no real judgement"})
-
-
-def judge_key(lines: list[str]) -> str:
-    """Digest of a log's message lines (`<nick> text`, in order, no header)."""
-    return hashlib.sha256("\n".join(x.rstrip() for x in lines).encode("utf-8")).hexdigest()[:20]
 
 
 def judge_key_of_prompt(prompt: str) -> str | None:
