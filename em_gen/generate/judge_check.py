@@ -103,7 +103,7 @@ def suggest_once(provider: str, model: str, rubric: str, root: Path | None = Non
             pass  # an unwritable cache only means the suggestion may show again
     return (f"no judge-check is recorded for the judge model {model} with this rubric: run "
             f"`em-gen judge-check --judge-model {model}` first (it measures {model} on the labelled corpus "
-            f"that ships with em-gen, for well under a dollar; see the README). This is shown once.")
+            f"that ships with em-gen, for well under a dollar; see the README)." + (" This is shown once." if mark else ""))
 
 
 @dataclass
