@@ -99,7 +99,9 @@ def run(args) -> int:
     try:
         prov = make_provider(provider, model, timeout=args.timeout,
                              base_url=server.base_url + "/v1" if server else None)
-        asker = Asker(lib, prov, store, pricing, rubric, args.concurrency, args.fresh, progress=say)
+        # offline replays the corpus's own recorded answers: always afresh, so an updated corpus shows
+        asker = Asker(lib, prov, store, pricing, rubric, args.concurrency, args.fresh or provider == "offline",
+                      progress=say)
         need = asker.needed(logs)
         est = judge_requests(lib, [asker.request(log).user for log in need], provider, model, pricing)
         money = est.batch_cost if args.batch_api else est.cost
@@ -127,7 +129,7 @@ def run(args) -> int:
             f"{', %d batch(es) at half price' % asker.stats.batches if asker.stats.batches else ''}); "
             f"{len(logs) - len(need)} logs reused from an earlier check; the answers behind these figures cost "
             f"${used:.4f} in all" + ("" if pricing.per_mtok else " (no price known for this model)"))
-    line = verdict_line(fig, model, threshold)
+    line = verdict_line(fig, model, threshold, replay=provider == "offline")
     summary = {**fig.as_dict(), "provider": provider, "model": model, "rubric": rubric, "corpus": str(corpus),
                "threshold": threshold, "passed": fig.passed(threshold), "cost_this_run": round(asker.stats.cost, 6),
                "cost_total": round(used, 6), "verdict": line}

@@ -147,8 +147,14 @@ def format_figures(fig: Figures, model: str, corpus: str) -> str:
     return "\n".join(out)
 
 
-def verdict_line(fig: Figures, model: str, threshold: float = THRESHOLD) -> str:
+def verdict_line(fig: Figures, model: str, threshold: float = THRESHOLD, replay: bool = False) -> str:
+    """One line. `replay`: the answers are the corpus's recorded ones (the offline stand-in), not a
+    judgement by `model`."""
     p, r = _r(fig.precision).strip(), _r(fig.recall).strip()
+    if replay:
+        return (f"verdict: {'PASS' if fig.passed(threshold) else 'FAIL'}: the recorded answers replayed offline score "
+                f"precision {p} and recall {r} (needs {threshold}/{threshold}); this says nothing about your judge "
+                "model: run judge-check with your key")
     if fig.passed(threshold):
         return (f"verdict: PASS: {model} judges this rubric at precision {p} and recall {r} "
                 f"(needs {threshold}/{threshold}); fine to use for --full")
