@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge-model", default=None, metavar="NAME",
                    help="the judge model to check (default: the one --full would use: claude-haiku-4-5 for "
                         "anthropic, gpt-4.1-mini for openai, the generation model for a local OPENAI_BASE_URL server)")
+    p.add_argument("--model", default=None, metavar="NAME",
+                   help="the generation model --full would use: with a local OPENAI_BASE_URL server the judge defaults to it")
     p.add_argument("--provider", choices=["anthropic", "openai", "offline"], default=None,
                    help="default: as for em-gen (ANTHROPIC_API_KEY, then OPENAI_API_KEY / OPENAI_BASE_URL, else "
                         "offline, which replays the answers recorded with the corpus)")
@@ -83,7 +85,7 @@ def run(args) -> int:
     corpus = Path(args.corpus) if args.corpus else DEFAULT_CORPUS
     logs = load_corpus(corpus)
     provider = choose_provider(args.provider)
-    model = args.judge_model or default_judge_model(provider, DEFAULT_MODELS[provider])
+    model = args.judge_model or default_judge_model(provider, args.model or DEFAULT_MODELS[provider])
     pricing = pricing_for(model, provider, args.prices)
     rubric = rubric_id(lib)
     threshold = args.threshold or THRESHOLD

@@ -40,7 +40,7 @@ def _out(text: str):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="em-gen", description="Generate, check and export synthetic IRC chats with Em.",
-                epilog="Evaluate a tuned model: em-gen eval --help",
+                epilog="Check the judge model before --full: em-gen judge-check --help. Evaluate a tuned model: em-gen eval --help",
                 formatter_class=_Help)
     p.add_argument("--version", action="version", version=f"em-gen {_version()}")
     mode = p.add_mutually_exclusive_group()

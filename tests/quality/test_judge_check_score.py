@@ -62,3 +62,23 @@ def _em(log):
 def test_rubric_id_follows_the_judge_prompt(lib):
     other = dataclasses.replace(lib, prompts={**lib.prompts, "judge.md": lib.prompts["judge.md"] + "\nmore"})
     assert rubric_id(other) != rubric_id(lib) == rubric_id(lib)
+
+
+def test_panel_prompts_carry_no_label(tmp_path, corpus):
+    """scripts/judge_prompts.py writes exactly em-gen's judge prompt per log, named by its key."""
+    import importlib.util
+
+    from conftest import ROOT
+    from em_gen.quality.judge import judge_request
+    spec = importlib.util.spec_from_file_location("judge_prompts", ROOT / "scripts" / "judge_prompts.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    picked = [log for log in corpus if log.file.startswith("w8/")][:3]
+    assert mod.main([str(tmp_path), *(str(ROOT / "tests/quality/realistic" / log.file) for log in picked)]) == 0
+    from em_gen.library import load_library
+    lib = load_library()
+    for log in picked:
+        text = (tmp_path / f"{log.key}.txt").read_text(encoding="utf-8")
+        req = judge_request(lib, "panel", parse(log.text))
+        assert text == f"SYSTEM\n{req.system}\n\nUSER\n{req.user}\n"
+        assert "# label" not in text and log.note not in text and "claims_human-" not in text
