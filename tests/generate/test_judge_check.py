@@ -103,8 +103,8 @@ def test_figures_are_the_recorded_answers_and_move_with_a_garbled_and_a_wrong_an
 
 
 def test_below_the_threshold_exits_1_and_says_so(lib, corpus, monkeypatch, capsys):
-    """Every claims_human answer flipped to a pass: recall falls below 0.95."""
-    answers = {log.key: (json.dumps({"verdict": "pass", "failures": []}) if log.family == "claims_human"
+    """Every recap answer flipped to a pass: recall falls below 0.95."""
+    answers = {log.key: (json.dumps({"verdict": "pass", "failures": []}) if log.family == "recap"
                          else log.answer) for log in corpus}
     srv = _server(lib, answers)
     try:
@@ -113,7 +113,7 @@ def test_below_the_threshold_exits_1_and_says_so(lib, corpus, monkeypatch, capsy
         out = capsys.readouterr().out
         verdict = out.strip().splitlines()[-1]
         assert verdict.startswith("verdict: FAIL") and "below 0.95/0.95" in verdict
-        row = next(line for line in out.splitlines() if line.startswith("claims_human"))
+        row = next(line for line in out.splitlines() if line.startswith("recap"))
         assert row.split()[1:4] == ["5", "0", "0.000"]
         assert sum(1 for line in out.splitlines() if line.strip().startswith("missed")) >= 5
     finally:
