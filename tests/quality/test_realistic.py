@@ -15,7 +15,7 @@ import pytest
 from em_gen.quality.irc import parse
 from em_gen.quality.judge import read_judgement
 from em_gen.quality.rules import REASON_CODES, Expect, check
-from helpers_realistic import load_corpus
+from helpers_realistic import ROOT, load_corpus
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +120,18 @@ def test_judge_names_the_family(verdicts):
             total += 1
             hits += any(f["family"] == log.family for f in judge["failures"])
     assert hits >= 0.9 * total
+
+
+def test_new_rubric_keeps_good_logs_passing(corpus, lib):
+    """claims_human and the `other` path, before and after: the good logs most exposed to them (Em
+    says it is an AI, or mentions a body, a meal or a family) were judged again under today's rubric
+    (rejudged/, blind panel answers); their false-fail rate must stay 0, as it was (judge_answers/)."""
+    again = {p.stem: p.read_text(encoding="utf-8") for p in (ROOT / "rejudged").glob("*.json")}
+    logs = [log for log in corpus if log.key in again]
+    assert len(logs) == len(again) >= 20 and all(log.label == "good" for log in logs)
+    before = [log.file for log in logs if not read_judgement(log.answer, lib, parse(log.text))["ok"]]
+    after = {log.file: read_judgement(again[log.key], lib, parse(log.text)) for log in logs}
+    assert all(g["readable"] for g in after.values())
+    failed = {f: g["reasons"] for f, g in after.items() if not g["ok"]}
+    print(f"\nrejudged good logs: false fails before {len(before)}/{len(logs)}, after {len(failed)}/{len(logs)}")
+    assert not before and not failed, failed
