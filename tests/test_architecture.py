@@ -18,7 +18,7 @@ ALLOWED = {
     "standin": {"library", "providers", "quality"},
     "quality": {"library", "providers"},
     "generate": {"library", "providers", "quality"},
-    "train": {"library", "generate", "quality"},
+    "train": {"library", "generate", "quality", "providers"},
     "report": {"library", "generate", "quality", "train", "providers"},
     "evaluate": {"library", "guard", "providers", "standin", "quality", "generate", "train", "report"},
     # Em in a live channel and real logs back in: the training render and rules, eval's targets

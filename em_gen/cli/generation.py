@@ -86,6 +86,9 @@ def dispatch(args, lib: Library) -> int:
     if args.export or args.token_lengths or args.smoke_train:
         from em_gen.cli.training import training_command
         return training_command(args, lib, out)
+    if args.pairs:
+        from em_gen.cli.pairs import pairs_command
+        return pairs_command(args, lib)
     if args.estimate:  # before the output folder is touched: nothing is written, nothing spent
         provider = choose_provider(args.provider)
         refuse_model_offline(args, provider)

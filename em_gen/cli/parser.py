@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--token-lengths", action="store_true", help="distribution of the dataset's token lengths (real Mistral tokenizer)")
     mode.add_argument("--smoke-train", choices=["completion", "em", "turns"], help="a few LoRA steps with Axolotl on the dataset before a real run; fails on a non-finite loss")
     mode.add_argument("--report", action="store_true", help="write OUT/report.html: one self-contained page with the run's figures (opens offline)")
+    mode.add_argument("--pairs", action="store_true", help="DPO preference pairs from the dataset into OUT/export/em_dpo.jsonl (Em's kept line against an assistant-voiced line for the same moment, every pair checked)")
     mode.add_argument("--cancel-batches", action="store_true", help="cancel the open provider batches of --out (what already succeeded is read and kept)")
     mode.add_argument("--import-logs", nargs="+", metavar="FILE", help="real channel logs -> reviewed candidate records in OUT/real/ (windows around Em's lines, pseudonymised, gated, deduplicated)")
     p.add_argument("--format", choices=["transcript", "weechat", "irssi", "znc"], default=None, help="with --import-logs: the logs' format (default: transcript, em-gen irc's)")
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-api", action="store_true", help="with --batch/--full: send the requests as provider batches (Anthropic Message Batches, OpenAI Batch) at half price, in rounds")
     p.add_argument("--smoke-batch", type=int, default=50, metavar="N", help="with --batch-api: the first round's jobs, checked by the quality monitor before the rest is submitted")
     p.add_argument("--poll-interval", type=float, default=60.0, metavar="S", help="with --batch-api: the longest wait between polls of an open batch")
+    p.add_argument("--source", choices=["teacher", "base", "both"], default="teacher", help="with --pairs: where rejected lines come from: the teacher (the provider's cheap model, or --model) rewrites Em's line, or the base model continues the log (--target)")
+    p.add_argument("--per-conversation", type=int, default=None, metavar="K", help="with --pairs: the K moments per conversation that matter most (default 4)")
+    p.add_argument("--target", default=None, metavar="SPEC", help="with --pairs --source base|both: the base model, as em-gen eval names one: hf:PATH[+ADAPTER], openai:URL#MODEL, or standin")
     p.add_argument("--single", action="store_true", help="with --test: one conversation (the default for --test)")
     p.add_argument("--resume", action="store_true", help="continue the last --batch/--full run on its own provider and model; never repeats finished jobs")
     p.add_argument("--force", action="store_true", help="resume or start even though the plan, provider or model changed")
@@ -127,20 +131,22 @@ def check_args(args) -> None:
     if not 0 <= args.max_reject_rate <= 1:
         raise BadInput(f"--max-reject-rate must be between 0 and 1, got {args.max_reject_rate}")
     generating = args.test or args.batch is not None or args.full
-    if args.batch_api and not (args.batch is not None or args.full):
-        raise BadInput("--batch-api goes with --batch N or --full")
+    if args.batch_api and not (args.batch is not None or args.full or args.pairs):
+        raise BadInput("--batch-api goes with --batch N, --full or --pairs")
     for name in ("smoke-batch", "poll-interval"):
         _positive(args, name)
     if args.judge and args.no_judge:
         raise BadInput("--judge and --no-judge contradict each other; choose one")
     if args.single and not args.test:
         raise BadInput("--single goes with --test")
-    if args.resume and not (args.batch is not None or args.full):
-        raise BadInput("--resume goes with --batch N or --full")
-    if args.estimate and not (args.batch is not None or args.full):
-        raise BadInput("--estimate goes with --batch N or --full")
-    if args.target_mb is not None and not args.full:
-        raise BadInput("--target-mb goes with --full")
+    if args.resume and not (args.batch is not None or args.full or args.pairs):
+        raise BadInput("--resume goes with --batch N, --full or --pairs")
+    if args.estimate and not (args.batch is not None or args.full or args.pairs):
+        raise BadInput("--estimate goes with --batch N, --full or --pairs")
+    if args.target_mb is not None and not (args.full or (args.pairs and args.estimate)):
+        raise BadInput("--target-mb goes with --full (or --pairs --estimate)")
+    if (args.source != "teacher" or args.per_conversation is not None or args.target) and not args.pairs:
+        raise BadInput("--source, --per-conversation and --target go with --pairs")
     if args.json and not (args.validate or args.status):
         raise BadInput("--json goes with --validate or --status")
     if not 0 < args.fraction <= 1:
@@ -153,7 +159,7 @@ def check_args(args) -> None:
     _positive(args, "steps")
     _positive(args, "sequence-len")
     if not (generating or args.status or args.validate or args.revalidate or args.export or args.token_lengths
-            or args.smoke_train or args.report or args.cancel_batches or args.import_logs):
+            or args.smoke_train or args.report or args.cancel_batches or args.import_logs or args.pairs):
         raise BadInput("choose a mode: --test, --batch N, --full, --status, --validate FILE, --revalidate, "
-                       "--export FMT, --token-lengths, --smoke-train FMT, --report, --cancel-batches or --import-logs FILE "
+                       "--export FMT, --token-lengths, --smoke-train FMT, --report, --pairs, --cancel-batches or --import-logs FILE "
                        "(see em-gen --help)")

@@ -26,10 +26,12 @@ def status(lib: Library, out: Path, as_json: bool) -> int:
         stats["writing_now"] = who
     stopped = last_session(out)
     stats["last_session"] = stopped
+    from em_gen.cli.pairs import status_lines
+    stats["pairs"], pair_text = status_lines(out)
     if as_json:
         print(json.dumps(stats, indent=2))
         return 0
-    print(format_status(stats))
+    print(format_status(stats) + pair_text)
     if stopped:
         print(f"last session of {stopped['run']} stopped ({stopped['status']})"
               + (f": {stopped['message']}" if stopped["message"] else "") + RESUME_HINT.get(stopped["status"], ""))

@@ -15,7 +15,7 @@ from em_gen.library import ROOT, BadInput
 AXOLOTL_DIR = ROOT / "axolotl"
 TRAIN_VENV = ROOT / ".venv-train"
 CONFIG_FOR_FORMAT = {"completion": "em.yaml", "em": "em-masked.yaml", "turns": "em-turns.yaml"}
-BUNDLED_CONFIGS = ("em.yaml", "em-masked.yaml", "em-turns.yaml", "em-multigpu.yaml")
+BUNDLED_CONFIGS = ("em.yaml", "em-masked.yaml", "em-turns.yaml", "em-multigpu.yaml", "em-dpo.yaml")
 IGNORE = -100
 
 # What a CPU and a tiny model need, over the bundled config. Nothing else is changed.
@@ -175,7 +175,7 @@ def validate_bundled(config: Path, base_model: Path, n_gpu: int = 1) -> dict:
     keys = ("sequence_len", "sample_packing", "train_on_inputs", "adapter", "lora_r", "lora_alpha",
             "lora_dropout", "learning_rate", "num_epochs", "micro_batch_size", "gradient_accumulation_steps",
             "attn_implementation", "bf16", "gradient_checkpointing", "save_steps", "save_total_limit",
-            "val_set_size", "fsdp_version", "model_config_type", "lora_mlp_kernel")
+            "val_set_size", "fsdp_version", "model_config_type", "lora_mlp_kernel", "rl", "rl_beta")
     out = {k: cfg.get(k) for k in keys}
     out["datasets"] = [{"path": d["path"], "type": d.get("type")} for d in cfg.datasets]
     out["fsdp_config"] = dict(cfg.fsdp_config) if cfg.get("fsdp_config") else None

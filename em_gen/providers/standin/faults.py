@@ -50,7 +50,8 @@ class _Stats:
                    "http_faults": collections.Counter(), "content_faults": collections.Counter(),
                    "rate_limited": 0, "cache_writes": 0, "cache_reads": 0, "judge_requests": 0, "batch_requests": 0,
                    "premise_requests": 0,
-                   "next_speaker": collections.Counter()}
+                   "next_speaker": collections.Counter(),
+                   "pair_prompts": collections.Counter()}
 
     def add(self, key, sub=None, n=1):
         with self._lock:

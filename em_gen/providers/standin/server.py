@@ -44,6 +44,7 @@ from em_gen.providers.standin.faults import (  # noqa: F401
 )
 from em_gen.providers.standin.personas import ASSISTANT_SHARE, voice
 from em_gen.providers.standin.premises import answer as premise_answer
+from em_gen.providers.standin import rewrite
 from em_gen.providers.standin.replay import Replay
 from em_gen.providers.standin.wire import BAD_KEY, BAD_MODEL, _Handler, finish, tokens  # noqa: F401
 
@@ -156,10 +157,17 @@ class StandInServer:
         f = self.faults
         if JUDGE_MARK in prompt:  # em-gen's character judge: a recorded answer, or an honest pass
             self._stats.add("judge_requests")
+            cut = rewrite.judge_cut(prompt)  # a rejected line of a preference pair, checked
+            if cut is not None:
+                self._stats.add("pair_prompts", hashlib.sha256(prompt.encode("utf-8", "replace")).hexdigest()[:16])
+                return cut
             return self.replay.judge(prompt)
         if prompt.lstrip().startswith(PREMISES_MARK):  # em-gen premises --expand
             self._stats.add("premise_requests")
             return premise_answer(prompt)
+        if rewrite.REWRITE_MARK in prompt or model == rewrite.BASE_MODEL:  # --pairs: teacher or base
+            self._stats.add("pair_prompts", hashlib.sha256(prompt.encode("utf-8", "replace")).hexdigest()[:16])
+            return rewrite.rewrite(prompt) if rewrite.REWRITE_MARK in prompt else rewrite.base_continuation(prompt)
         replayed = self.replay.log_for(prompt)
         if replayed is not None:
             return replayed
