@@ -77,6 +77,9 @@ def pairs_command(args, lib: Library) -> int:
     if provider == "offline":
         from em_gen.generate.orchestrate import OFFLINE_BANNER
         print(OFFLINE_BANNER, file=sys.stderr)
+    if not use_judge:
+        print("em-gen: warning: --no-judge: a rejected line is kept only when the rules flag it, and chosen lines "
+              "are checked by the rules alone", file=sys.stderr)
     server = None
     if provider == "offline" or args.target == "standin":
         from em_gen.providers.standin import start_offline

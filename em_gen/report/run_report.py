@@ -21,6 +21,7 @@ from em_gen.report.data import (
     gather,
     rejection_series,
 )
+from em_gen.report.pairs_section import pairs_section
 from em_gen.report.page import (
     chat,
     document,
@@ -42,7 +43,7 @@ from em_gen.report.text import FLAG_MIN, FLAG_SHARE, OPENER_WORDS, Helper, messa
 REPORT = "report.html"
 SECTIONS = [("run", "1. Run"), ("participation", "2. Participation"), ("mix", "3. Mix"),
             ("rejections", "4. Rejections"), ("cost", "5. Cost"), ("tokens", "6. Token lengths"),
-            ("diversity", "7. Diversity"), ("style", "8. Style"), ("samples", "9. Samples")]
+            ("diversity", "7. Diversity"), ("style", "8. Style"), ("samples", "9. Samples"), ("pairs", "10. DPO pairs")]
 
 
 def _requests(n: int, judge: int, batch: int) -> str:
@@ -292,6 +293,7 @@ def build_page(lib: Library, data: RunData, helper: Helper) -> str:
     bodies = {
         "run": run_section(data), "participation": participation_section(lib, data), "mix": mix_section(lib, data),
         "rejections": rejections_section(data), "cost": cost_section(data), "samples": samples_section(lib, data),
+        "pairs": pairs_section(data.out),
     }
     st = text_stats(texts, lib.em)
     if "dataset_diversity" not in data.stats:  # stats from before it existed, or rebuilt

@@ -8,9 +8,10 @@ the trainer's log: every loss must be finite, and the reward margin (TRL's `rewa
 first and the last step. At the first step the policy is the reference (a fresh LoRA adds nothing), so
 the margin starts at 0 and a working DPO step moves it up.
 
-One override beyond the SFT smoke's: the learning rate. The bundled 3e-5 moves a random 2-layer model's
-margin by ~1e-5 in a few steps, below what the log's rounding shows; the smoke uses SMOKE_LR so the
-check sees the optimisation work. Nothing else about the DPO setup changes (beta, LoRA, loss).
+Two overrides beyond the SFT smoke's: the learning rate (the bundled 3e-5 moves a random 2-layer
+model's margin by ~1e-5 in a few steps; SMOKE_LR lets the check see the optimisation work, constant,
+no warmup) and the micro batch (SMOKE_MICRO_BATCH pairs a step, so a step's margin is not one pair's
+noise). Nothing else about the DPO setup changes (beta, LoRA, loss, data mapping).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from em_gen.train.axolotl_env import (
 DPO_CONFIG = "em-dpo.yaml"
 SMOKE_LR = 0.002
 SMOKE_PAIRS = 16  # the shortest pairs of the export: seconds on a CPU
+SMOKE_MICRO_BATCH = 4  # pairs a step: each step's margin is a mean over 4 pairs, not one pair's noise
 
 
 def read_log(output_dir: Path) -> list[dict]:
@@ -86,7 +88,8 @@ def dpo_config(base_model: Path, data: Path, workdir: Path, steps: int, sequence
     changed = {k: v for k, v in smoke.items() if sft.get(k) != v and k != "datasets"}
     out = {**dpo, **changed, "dataset_prepared_path": str(workdir / "prepared"),
            "datasets": [dict(dpo["datasets"][0], path=str(data))],
-           "learning_rate": SMOKE_LR, "warmup_ratio": 0.0, "lr_scheduler": "constant"}
+           "learning_rate": SMOKE_LR, "warmup_ratio": 0.0, "lr_scheduler": "constant",
+           "micro_batch_size": SMOKE_MICRO_BATCH}
     out = {k: v for k, v in out.items() if v is not None and not (k == "eval_steps")}
     return out
 

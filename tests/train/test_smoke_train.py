@@ -134,17 +134,36 @@ def test_axolotl_accepts_the_bundled_configs(workdir):
         assert got["train_on_inputs"] is False and got["bf16"] is True
         assert got["attn_implementation"] == "flash_attention_2"
         assert (got["save_steps"], got["save_total_limit"]) == (100, 8)
+    dpo = out[str(ROOT / "axolotl" / "em-dpo.yaml")]
+    assert (dpo["rl"], dpo["rl_beta"], dpo["num_epochs"]) == ("dpo", 0.1, 1.0)
+    assert dpo["datasets"][0]["type"]["field_prompt"] == "prompt"
     assert out[str(ROOT / "axolotl" / "em-multigpu.yaml")]["fsdp_version"] == 2
     assert out[str(ROOT / "axolotl" / "em-multigpu.yaml")]["fsdp_config"]["transformer_layer_cls_to_wrap"] == "MistralDecoderLayer"
 
 
 @pytest.fixture(scope="module")
-def smoke_runs(dataset, tiny_model, workdir):
-    """The three formats' smoke runs, and a run that saves 3 checkpoints with an eval split (for
-    `em-gen eval --sweep`, test_sweep_over_smoke_checkpoints), two at a time: each is mostly one
-    subprocess importing Axolotl, so two side by side keep both cores of a CI machine busy."""
+def stand_in_pairs(workdir):
+    """DPO pairs exported from a stand-in run (--batch 12, then --pairs from both sources)."""
+    from conftest import run_cli
+    out = workdir / "pairs-run"
+    for args in (["--batch", "12", "--no-progress"], ["--pairs", "--source", "both", "--target", "standin"]):
+        r = run_cli(*args, "--out", str(out))
+        assert r.returncode == 0, r.stderr
+    return out / "export" / "em_dpo.jsonl"
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(dataset, tiny_model, workdir, stand_in_pairs):
+    """The three formats' smoke runs, a run that saves 3 checkpoints with an eval split (for
+    `em-gen eval --sweep`, test_sweep_over_smoke_checkpoints) and the DPO smoke run, two at a time:
+    each is mostly one subprocess importing Axolotl, so two side by side keep both cores of a CI
+    machine busy."""
+    from em_gen.train.dpo_smoke import dpo_smoke
+
     def run(fmt):
         try:
+            if fmt == "dpo":
+                return dpo_smoke(stand_in_pairs, workdir / "dpo", tiny_model, steps=6, venv=VENV, timeout=600)
             if fmt == "sweep":
                 return smoke.smoke_train(dataset, tiny_model, "completion", workdir / fmt, steps=3, venv=VENV,
                                          cpu=True, sequence_len=1024, timeout=600, check=False, checkpoints=3,
@@ -155,7 +174,7 @@ def smoke_runs(dataset, tiny_model, workdir):
             return e
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(FORMATS + ("sweep",), pool.map(run, FORMATS + ("sweep",))))
+        return dict(zip(FORMATS + ("sweep", "dpo"), pool.map(run, FORMATS + ("sweep", "dpo"))))
 
 
 @needs_venv
@@ -182,6 +201,32 @@ def test_smoke_train(fmt, smoke_runs):
     cfg = yaml.safe_load(Path(res["config"]).read_text())
     assert cfg["datasets"][0]["type"] == ("completion" if fmt == "completion" else "input_output")
     assert cfg["lora_dropout"] == 0.2 and cfg["train_on_inputs"] is False
+    assert (Path(res["workdir"]) / "out" / "adapter_model.safetensors").exists()
+
+
+@needs_venv
+def test_dpo_smoke_finite_loss_and_rising_margin(smoke_runs):
+    """A few DPO steps of axolotl/em-dpo.yaml on stand-in pairs: finite losses, and the reward margin
+    (chosen minus rejected log-probability, relative to the reference, times beta) rising from 0."""
+    from em_gen.train.dpo_smoke import SMOKE_LR
+    res = smoke_runs["dpo"]
+    if isinstance(res, Exception):
+        raise res
+    losses, margins = res["losses"], res["margins"]
+    print(f"DPO smoke: losses {['%.4f' % x for x in losses]}, margins {['%.4f' % x for x in margins]}")
+    assert len(losses) == 6 and all(math.isfinite(x) for x in losses + margins)
+    assert abs(losses[0] - math.log(2)) < 1e-3 and margins[0] == 0.0  # step 1: the policy is the reference
+    assert margins[-1] > margins[0] and losses[-1] < losses[0]
+    cfg = yaml.safe_load(Path(res["config"]).read_text())
+    bundled = smoke.bundled_config("em-dpo.yaml")
+    changed = {k for k in set(bundled) | set(cfg) if bundled.get(k) != cfg.get(k)}
+    allowed = set(smoke.CPU_OVERRIDES) | {"base_model", "datasets", "dataset_prepared_path", "output_dir", "max_steps",
+                                          "gradient_accumulation_steps", "val_set_size", "eval_steps", "save_steps",
+                                          "save_total_limit", "dataset_num_proc", "sequence_len", "learning_rate",
+                                          "warmup_ratio", "lr_scheduler", "micro_batch_size"}
+    assert changed <= allowed, changed - allowed
+    assert cfg["learning_rate"] == SMOKE_LR and (cfg["rl"], cfg["rl_beta"]) == ("dpo", 0.1)
+    assert cfg["datasets"][0]["type"] == bundled["datasets"][0]["type"]
     assert (Path(res["workdir"]) / "out" / "adapter_model.safetensors").exists()
 
 
