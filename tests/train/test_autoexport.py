@@ -17,16 +17,21 @@ from em_gen.train.autoexport import refresh
 CONFIG_FILES = ("em_completion.jsonl", "em_em.jsonl", "em_turns.jsonl", "heldout.jsonl")
 
 
-def _bundled_paths() -> set[str]:
-    """Every data file the bundled configs read, and the held-out file their comments name."""
+def _bundled_paths(rl: bool = False) -> set[str]:
+    """Every data file the bundled SFT configs read (the DPO config's with rl=True: em-gen --pairs
+    writes it, with paid requests, never a run's refresh), and the held-out file their comments name."""
     paths = set()
     for cfg in (ROOT / "axolotl").glob("*.yaml"):
-        paths |= {d["path"] for d in yaml.safe_load(cfg.read_text())["datasets"]}
-    return paths | {"em_character_data/export/heldout.jsonl"}
+        data = yaml.safe_load(cfg.read_text())
+        if bool(data.get("rl")) == rl:
+            paths |= {d["path"] for d in data["datasets"]}
+    return paths if rl else paths | {"em_character_data/export/heldout.jsonl"}
 
 
 def test_the_refreshed_files_are_the_ones_the_configs_read():
     assert _bundled_paths() == {f"em_character_data/export/{n}" for n in CONFIG_FILES}
+    from em_gen.train.pair_run import DPO_FILE
+    assert _bundled_paths(rl=True) == {f"em_character_data/export/{DPO_FILE}"}
 
 
 def test_refresh_writes_what_export_writes(tmp_path):

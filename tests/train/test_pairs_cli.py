@@ -142,6 +142,7 @@ def test_kill_9_then_resume_repeats_no_paid_request(batch20, tmp_path):
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=30)
         answered = set(_journal_keys(out))
+        time.sleep(1.0)  # requests the killed run had sent finish at the server (its latency is 0.15 s)
         seen_at_kill = Counter(srv.stats["pair_prompts"])
         assert 0 < len(answered) and sum(seen_at_kill.values()) >= len(answered)
         r = subprocess.run(cmd + ["--resume"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
