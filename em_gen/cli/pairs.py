@@ -46,6 +46,24 @@ def _check(args, out: Path) -> None:
                        "generate with --batch N or --full first")
 
 
+def _holdout(args, out: Path) -> float:
+    """The dataset's held-out share (export/split.json, as --export decides it): its conversations make no
+    pairs. Read only; another --holdout than the recorded one is refused, as for --export."""
+    import json
+    from em_gen.train.export import DEFAULT_HOLDOUT, SPLIT_FILE
+    path = out / "export" / SPLIT_FILE
+    try:
+        recorded = float(json.loads(path.read_text(encoding="utf-8"))["holdout"])
+    except FileNotFoundError:
+        return DEFAULT_HOLDOUT if args.holdout is None else args.holdout
+    except (ValueError, KeyError, TypeError):
+        raise BadInput(f"{path}: unreadable; it records the held-out split") from None
+    if args.holdout is not None and args.holdout != recorded:
+        raise BadInput(f"--holdout {args.holdout:g}: this dataset's held-out split is {recorded:g} ({path}); "
+                       "pairs follow it")
+    return recorded
+
+
 def pairs_command(args, lib: Library) -> int:
     from em_gen.train import pair_run
     from em_gen.train.pair_calls import PairJournal
@@ -59,13 +77,25 @@ def pairs_command(args, lib: Library) -> int:
     judge_model = args.judge_model or default_judge_model(provider, DEFAULT_MODELS[provider])
     use_judge = not args.no_judge
     spec = load_spec(lib, args.scenarios, args.prompts)
-    opts = pair_run.PairOptions(sources=_sources(args), k=k, judge=use_judge, holdout=args.holdout,
+    opts = pair_run.PairOptions(sources=_sources(args), k=k, judge=use_judge, holdout=_holdout(args, out),
                                 allow_offline=args.allow_offline or provider == "offline",
                                 temperature=args.temperature)
     if args.estimate:
         return _estimate(args, lib, spec, out, opts, provider, teacher_model, judge_model if use_judge else None)
     if provider != "offline":
         check_credentials(provider, "chat")
+    pair_run.load_records(out, opts)  # a bad dataset is refused before anything is written
+    from em_gen.generate.lock import FolderLock
+    lock = FolderLock(out)  # one writer per folder (a generation run, or another --pairs, waits)
+    try:
+        return _run_pairs(args, lib, spec, out, opts, k, provider, teacher_model, judge_model, use_judge)
+    finally:
+        lock.release()
+
+
+def _run_pairs(args, lib, spec, out, opts, k, provider, teacher_model, judge_model, use_judge) -> int:
+    from em_gen.train import pair_run
+    from em_gen.train.pair_calls import PairJournal
     journal = PairJournal(out / pair_run.PAIRS_DIR)
     if journal.runs and not args.resume:
         if not args.force:
@@ -73,7 +103,6 @@ def pairs_command(args, lib: Library) -> int:
                            "answer already paid for is reused), or pass --force to start a new journal")
         journal.path.rename(journal.path.with_name(f"journal.{int(time.time())}.jsonl"))
         journal = PairJournal(out / pair_run.PAIRS_DIR)
-    pair_run.load_records(out, opts)  # a bad dataset is refused before anything is started
     if provider == "offline":
         from em_gen.generate.orchestrate import OFFLINE_BANNER
         print(OFFLINE_BANNER, file=sys.stderr)
