@@ -336,3 +336,35 @@ def test_every_checkpoint_failing_is_exit_1(server, tmp_path):
     rc, _r, err = sweep(server.base_url, ["no-such-model"], tmp_path, "f.json")
     assert rc == 1 and "every checkpoint failed" in err.strip().splitlines()[-1]
     assert not (tmp_path / "f.json").exists()
+
+
+def test_a_killed_sweep_resumes_where_it_stopped(lib, tmp_path):
+    """kill -9 during the second checkpoint: the rerun asks only for what was not finished."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+    from em_gen.providers.standin.server import StandInServer
+
+    with StandInServer(library=lib, latency=0.05) as srv:
+        url = srv.base_url
+        names = ["tuned", "reverting", "tuned-2"]
+        cmd = [sys.executable, "-m", "em_gen.cli", "eval", "--sweep", *[f"openai:{url}#{n}" for n in names],
+               "--base", f"openai:{url}#base", *SWEEP_ARGS, "--concurrency", "4", "--cache", str(tmp_path / "cache"),
+               "--out", str(tmp_path / "k.json")]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while len(list((tmp_path / "cache").glob("*.json"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        done = {p.name.split("-")[0] for p in (tmp_path / "cache").glob("*.json")}
+        assert {"base", "tuned"} <= done and not (tmp_path / "k.json").exists()
+        before = srv.stats["requests"]
+        rc, r, err = sweep(url, names, tmp_path, "k2.json")
+        assert rc == 0, err
+        fresh = [c["label"] for c in r["checkpoints"] if not c["cached"]]
+        assert r["base"]["cached"] and "tuned" not in fresh and fresh  # what was finished is not asked again
+        assert srv.stats["requests"] - before == len(fresh) * 40 * 2
