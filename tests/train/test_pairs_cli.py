@@ -193,3 +193,31 @@ def test_report_shows_pairs_by_family_and_source(both, lib):
     assert "10. DPO pairs" in part and f"{stats['pairs']:,} pairs" in part
     assert all(f in part for f in lib.judge["families"]) and "dropped because" in part
     assert all(reason in part for reason in stats["drop_reasons"])
+
+
+def test_kill_9_while_a_batch_runs_then_resume_reattaches(batch20, tmp_path):
+    out = tmp_path / "kb"
+    shutil.copytree(batch20, out)
+    with StandInServer(library=load_library(), batch_delay=2.0) as srv:
+        env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+        env.update(OPENAI_API_KEY="x", OPENAI_BASE_URL=srv.base_url + "/v1")
+        cmd = [sys.executable, "-m", "em_gen.cli", "--pairs", "--provider", "openai", "--model", "gpt-4.1-mini",
+               "--batch-api", "--poll-interval", "0.2", "--out", str(out), "--allow-offline"]
+        p = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(r["t"] == "batch" for r in read_jsonl(out / "pairs" / "journal.jsonl")):
+                break
+            time.sleep(0.05)
+        p.send_signal(signal.SIGKILL)  # killed while waiting for its first batch
+        p.wait(timeout=30)
+        journal = read_jsonl(out / "pairs" / "journal.jsonl")
+        assert [r["t"] for r in journal if r["t"] in ("batch", "batch_read", "reply")] == ["batch"]
+        r = subprocess.run(cmd + ["--resume"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        submitted = srv.stats["batch_submitted"]
+    assert submitted and all(n == 1 for n in submitted.values())  # re-attached, never resubmitted
+    journal = read_jsonl(out / "pairs" / "journal.jsonl")
+    first = next(r for r in journal if r["t"] == "batch")
+    assert first["batch_id"] in {r["batch_id"] for r in journal if r["t"] == "batch_read"}
+    assert read_jsonl(out / "export" / "em_dpo.jsonl")
