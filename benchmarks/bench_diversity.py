@@ -42,8 +42,11 @@ def job_block(user: str) -> str:
 
 
 def without_nicks_and_counts(user: str, nicks) -> str:
+    """The prompt with the nick list taken out (every nick, and a run of them, is one NICKS) and every
+    number made #: what is left is what the job asks for besides who and how much."""
     for nick in sorted(nicks, key=len, reverse=True):
         user = re.sub(rf"(?<![\w\-\[\]`^{{}}|]){re.escape(nick)}(?![\w\-\[\]`^{{}}|])", "NICK", user)
+    user = re.sub(r"NICK(?:, NICK)*", "NICKS", user)
     return _DIGITS.sub("#", user)
 
 
