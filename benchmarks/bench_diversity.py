@@ -60,8 +60,8 @@ def measure(lib, seed: int, target_mb: float) -> dict:
     users = [build_request(lib, j).user for j in jobs]
     has_premise = hasattr(jobs[0], "premise")
     seeds = Counter(j.premise if has_premise else (j.topic, j.subject) for j in jobs)
-    nick_logs = Counter(x for j in jobs for x in set(j.nicks))
-    voice_logs = Counter(v for j in jobs for v in set(getattr(j, "voices", ()) or ()))
+    nick_logs = Counter(x for j in jobs for x in dict.fromkeys(j.nicks))  # ordered: ties name the same nick every run
+    voice_logs = Counter(v for j in jobs for v in dict.fromkeys(getattr(j, "voices", ()) or ()))
     groups = Counter(without_nicks_and_counts(u, j.nicks) for u, j in zip(users, jobs))
     t1 = time.perf_counter()
     mh = MinHasher(128, seed=1)
