@@ -54,6 +54,16 @@ RESULTS = ROOT / "benchmarks" / "results"
 TRAIN_PY = ROOT / ".venv-train" / "bin" / "python"
 EM_GEN = [sys.executable, "-m", "em_gen.cli"]
 METRICS = ("participation", "em_next_when_due", "em_next_when_not_due", "clean_boundaries")
+# Axolotl's final save calls peft's save_pretrained, which writes a model card from huggingface_hub's
+# template before the adapter weights; a venv whose huggingface_hub lacks templates/ (seen in this
+# project's shared .venv-train) then loses the whole run at the very end. The card is not needed.
+NO_MODEL_CARD = """
+import runpy, sys
+import peft
+peft.PeftModel.create_or_update_model_card = lambda self, output_dir: None
+sys.argv = ["em_gen.train.smoke", *sys.argv[1:]]
+runpy.run_module("em_gen.train.smoke", run_name="__main__")
+"""
 # what --device cuda changes over the CPU recipe in em-small.yaml
 CUDA_OVERRIDES = {"bf16": "auto", "optimizer": "adamw_torch_fused", "attn_implementation": "sdpa"}
 
@@ -146,7 +156,7 @@ def train(args) -> dict:
     env["PYTHONPATH"] = str(ROOT)
     # preprocess + train in one process (one import of Axolotl); no label check: completion labels all
     t1 = time.monotonic()
-    log = run([TRAIN_PY, "-m", "em_gen.train.smoke", "pipeline", path, WORK / "prepared", TRAIN_FILE, MODEL, "-",
+    log = run([TRAIN_PY, "-c", NO_MODEL_CARD, "pipeline", path, WORK / "prepared", TRAIN_FILE, MODEL, "-",
                WORK / "labels.json"], log=WORK / "train.log", env=env)
     t2 = time.monotonic()
     if not (LORA / "adapter_config.json").exists():
