@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from em_gen.library import BadInput, Library
-from em_gen.providers import DEFAULT_MODELS, PAID_PROVIDERS, choose_provider, default_judge_model, make_provider
-from em_gen.providers.standin import start_offline
+from em_gen.cli.check import start_judge
+from em_gen.providers import PAID_PROVIDERS, choose_provider
 
 
 def import_logs_command(args, lib: Library) -> int:
@@ -28,12 +28,7 @@ def import_logs_command(args, lib: Library) -> int:
     provider = choose_provider(args.provider)
     judge, server = None, None
     if not args.no_judge and (args.judge or provider in PAID_PROVIDERS):
-        from em_gen.quality.validate_judge import make_judge
-        model = args.judge_model or default_judge_model(provider, args.model or DEFAULT_MODELS[provider])
-        server = start_offline(lib) if provider == "offline" else None
-        prov = make_provider(provider, model, api=args.api, timeout=args.timeout,
-                             base_url=server.base_url + "/v1" if server else None)
-        judge = make_judge(lib, prov, args.concurrency, report=lambda m: print(m, file=sys.stderr))
+        judge, server = start_judge(args, lib, provider)
     try:
         f = import_logs(lib, args.import_logs, args.format, Path(args.out), channels, em_nick=args.em_nick,
                         pseudonymise=not args.no_pseudonymise, judge=judge)
