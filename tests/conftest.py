@@ -36,6 +36,23 @@ def server(lib):
     srv.stop()
 
 
+@pytest.fixture
+def standin(lib):
+    """Start stand-in servers on demand, `standin(**kw)` (`cls=` a StandInServer subclass); all are
+    stopped when the test ends."""
+    from em_gen.providers.standin.server import StandInServer
+    made = []
+
+    def start(cls=StandInServer, **kw):
+        srv = cls(library=lib, **kw)
+        srv.start()
+        made.append(srv)
+        return srv
+    yield start
+    for srv in made:
+        srv.stop()
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
     s = socket.socket()

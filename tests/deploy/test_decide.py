@@ -15,7 +15,6 @@ from em_gen.deploy.stats import transcript_stats
 from em_gen.deploy.transcript import Transcript, read_transcript
 from em_gen.evaluate.targets import open_target, parse_spec
 from em_gen.library import BadInput
-from em_gen.providers.standin.server import StandInServer
 from em_gen.train.export import to_completion
 
 CTX = [("kestrel", "anyone else think the new star wars movies were actually decent?"),
@@ -67,20 +66,6 @@ def test_line_is_cut_at_the_first_newline_and_fits_512_bytes(lib):
     wire = f":Em_!{'u' * 10}@{'h' * 63} PRIVMSG #general :{text}\r\n".encode()
     assert len(wire) <= IRC_LINE_BYTES
     text.encode("utf-8").decode("utf-8")  # never cut inside a character
-
-
-@pytest.fixture
-def standin(lib):
-    made = []
-
-    def make(**kw):
-        s = StandInServer(library=lib, **kw)
-        s.start()
-        made.append(s)
-        return s
-    yield make
-    for s in made:
-        s.stop()
 
 
 def _decider(lib, st, tmp_path, **kw):

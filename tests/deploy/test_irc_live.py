@@ -37,17 +37,9 @@ def ircd(tmp_path):
 
 
 @pytest.fixture
-def standin(lib):
-    made = []
-
-    def make(**kw):
-        s = RecordingStandIn(library=lib, **kw)
-        s.start()
-        made.append(s)
-        return s
-    yield make
-    for s in made:
-        s.stop()
+def standin(standin):
+    """The shared factory, recording the prompts the stand-in is asked."""
+    return lambda **kw: standin(cls=RecordingStandIn, **kw)
 
 
 def target(st) -> str:

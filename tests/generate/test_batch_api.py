@@ -14,23 +14,9 @@ import pytest
 
 from conftest import ROOT, read_jsonl
 from em_gen.cli import main
-from em_gen.providers.standin.server import Faults, StandInServer
+from em_gen.providers.standin.server import Faults
 
 FAST = ["--no-progress", "--poll-interval", "0.3", "--no-monitor"]
-
-
-@pytest.fixture
-def standin(lib):
-    made = []
-
-    def start(**kw):
-        srv = StandInServer(library=lib, **kw)
-        srv.start()
-        made.append(srv)
-        return srv
-    yield start
-    for s in made:
-        s.stop()
 
 
 def use(monkeypatch, srv, provider: str) -> list[str]:
