@@ -1,9 +1,9 @@
 """Close the loop on a real model: Gemma 3 270M (base), LoRA-trained on em-gen data with Axolotl, then
 `em-gen eval --compare` base vs tuned. Does the data move a real model toward Em's participation bands?
 
-    .venv/bin/python benchmarks/bench_small_model.py                   # CPU, the whole recipe
-    .venv/bin/python benchmarks/bench_small_model.py --device cuda     # a GPU box: minutes
-    .venv/bin/python benchmarks/bench_small_model.py --fraction 0.25 --samples 3   # a smaller CPU run
+    .venv/bin/python benchmarks/bench_small_model.py                   # CPU: a quarter of the data, ~40 min
+    .venv/bin/python benchmarks/bench_small_model.py --device cuda     # a GPU box: all of it, minutes
+    .venv/bin/python benchmarks/bench_small_model.py --fraction 1      # CPU, all of it (~70 min of training)
 
 Steps (each reuses what an earlier run left when its inputs are the same):
 1. the model: scripts/small-model.sh (--setup makes .venv-small) -> models/gemma-3-270m/
@@ -12,8 +12,11 @@ Steps (each reuses what an earlier run left when its inputs are the same):
    trained on) + the realistic corpus's good logs (tests/quality/realistic/, comment lines dropped)
    -> em_character_data/small/export/em_small_train.jsonl
 3. training: axolotl/em-small.yaml for one epoch in .venv-train (scripts/setup-train-venv.sh), with
-   --fraction of the export and the --device's precision; the adapter goes to outputs/em-small-lora/
-4. eval: `em-gen eval --compare hf:BASE hf:BASE+LORA` on the held-out cuts and scenarios/probes.yaml
+   --fraction of the export (default: 0.25 on a CPU, where one 2048-token row takes ~45 s on 2 cores;
+   all on cuda) and the --device's precision; the adapter goes to outputs/em-small-lora/
+4. eval: `em-gen eval --compare hf:BASE hf:BASE+LORA --next-speaker probability` on the held-out split
+   (who speaks next from the model's probabilities at every line of every held-out log; Em's forced
+   lines sampled for clean_boundaries) and scenarios/probes.yaml (--limit of them, sampled)
 5. the table: per engagement level, participation against the band, em_next_when_due,
    em_next_when_not_due and clean_boundaries for base and tuned, each with its 95% CI, and tuned - base
    with its paired-bootstrap CI; whether participation moved toward the band.
@@ -179,6 +182,7 @@ def evaluate(args) -> tuple[Path, dict]:
                TOKENIZERS_PARALLELISM="false")
     cmd = [TRAIN_PY, "-m", "em_gen.cli", "eval", "--compare", f"hf:{MODEL.relative_to(ROOT)}",
            f"hf:{MODEL.relative_to(ROOT)}+{LORA.relative_to(ROOT)}", "--heldout", EXPORT.relative_to(ROOT) / "heldout.jsonl",
+           "--next-speaker", args.next_speaker,
            "--max-heldout", str(args.max_heldout), "--samples", str(args.samples), "--turns", str(args.turns),
            "--line-tokens", str(args.line_tokens),
            "--context", str(args.context), "--batch-size", str(args.batch_size), "--device", args.device,
@@ -209,6 +213,19 @@ def toward_band(base: dict, diff: dict, band: list[float]) -> str:
     return f"no clear move ({'toward' if d * want > 0 else 'away'}, CI includes 0)"
 
 
+def heldout_share(report: dict, samples: Path) -> dict[str, float]:
+    """Per level, Em's real share of the held-out lines the probabilities were read at (the mean over
+    conversations, as participation): what a model that had learned the data exactly would score."""
+    level = {p["id"]: p["engagement"] for p in report["probes"]}
+    per: dict[str, list[float]] = {}
+    for line in samples.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row.get("target") == "base" and row.get("kind") == "speakers" and row.get("lines"):
+            per.setdefault(level[row["probe"]], []).append(
+                sum(r["em_due"] for r in row["lines"]) / len(row["lines"]))
+    return {lv: round(sum(v) / len(v), 4) for lv, v in per.items()}
+
+
 def _cell(stat: dict | None, signed: bool = False) -> str:
     if not stat or stat.get("mean") is None:
         return "-"
@@ -216,8 +233,9 @@ def _cell(stat: dict | None, signed: bool = False) -> str:
     return f"{stat['mean']:{f}} [{stat['ci'][0]:{f}}, {stat['ci'][1]:{f}}]"
 
 
-def table(report: dict) -> tuple[dict, str]:
+def table(report: dict, data_share: dict[str, float] | None = None) -> tuple[dict, str]:
     base, tuned = report["targets"]["base"]["metrics"], report["targets"]["tuned"]["metrics"]
+    data_share = data_share or {}
     comp = report.get("compare", {})
     out: dict = {}
     lines = [f"{'level':<7} {'metric':<21} {'base':<22} {'tuned':<22} {'tuned - base':<24} band / n"]
@@ -233,6 +251,9 @@ def table(report: dict) -> tuple[dict, str]:
                 row["band"] = b["band"]
                 row["moved"] = toward_band(b, d, b["band"])
                 extra = f"{b['band'][0]:.0%}-{b['band'][1]:.0%}: {row['moved']}; n={d['n'] if d else 0}"
+                if lv in data_share:
+                    row["heldout_share"] = data_share[lv]
+                    extra += f"; held-out logs' own share {data_share[lv]:.2f}"
             out[lv][m] = row
             star = "*" if d and d.get("significant") else " "
             lines.append(f"{lv:<7} {m:<21} {_cell(b):<22} {_cell(t):<22} {_cell(d, True) + star:<24} {extra}")
@@ -242,19 +263,24 @@ def table(report: dict) -> tuple[dict, str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--fraction", type=float, default=1.0, help="share of the export and of the realistic good logs to train on (default: all)")
+    p.add_argument("--fraction", type=float, default=None,
+                   help="share of the export and of the realistic good logs to train on (default: 0.25 on cpu, 1 on cuda)")
     p.add_argument("--holdout", type=float, default=0.2, help="share of conversations held out for eval (default: 0.2)")
     p.add_argument("--max-heldout", type=int, default=60, help="held-out conversations to cut (default: 60)")
-    p.add_argument("--limit", type=int, default=None, help="at most N hand-written probes (default: all)")
-    p.add_argument("--samples", type=int, default=4, help="continuations per probe (default: 4)")
-    p.add_argument("--turns", type=int, default=4, help="lines written per probe (default: 4)")
-    p.add_argument("--line-tokens", type=int, default=40, help="token budget per line (default: 40)")
+    p.add_argument("--limit", type=int, default=24, help="at most N hand-written probes (default: 24)")
+    p.add_argument("--samples", type=int, default=2, help="continuations per sampled probe (default: 2)")
+    p.add_argument("--turns", type=int, default=3, help="lines written per sampled probe (default: 3)")
+    p.add_argument("--line-tokens", type=int, default=32, help="token budget per line (default: 32)")
+    p.add_argument("--next-speaker", choices=["probability", "sample"], default="probability",
+                   help="how eval reads who speaks next on the held-out split (default: probability)")
     p.add_argument("--context", type=int, default=24, help="messages of context per probe (default: 24)")
     p.add_argument("--batch-size", type=int, default=16, help="rows per generate call (default: 16)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-train", action="store_true", help="reuse the adapter in outputs/em-small-lora/")
     p.add_argument("--commit", action="store_true", help="git commit the results when done")
     args = p.parse_args(argv)
+    if args.fraction is None:
+        args.fraction = 1.0 if args.device == "cuda" else 0.25
     if not 0 < args.fraction <= 1 or not 0 < args.holdout < 1:
         p.error("--fraction must be in (0, 1] and --holdout in (0, 1)")
     load0, t0 = os.getloadavg(), time.monotonic()
@@ -269,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         training = train(args)
     eval_path, ev = evaluate(args)
     report = json.loads(eval_path.read_text(encoding="utf-8"))
-    per_level, text = table(report)
+    samples = eval_path.with_name(eval_path.stem + ".samples.jsonl")
+    per_level, text = table(report, heldout_share(report, samples) if args.next_speaker == "probability" else None)
     print(text)
     summary = {
         "benchmark": "bench_small_model", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -277,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         "device": args.device, "cpus": os.cpu_count(), "loadavg_start": load0, "loadavg_end": os.getloadavg(),
         "settings": vars(args), "data": data, "training": training,
         "eval": {**ev, "report": str(eval_path.relative_to(ROOT)), "settings": report["settings"],
-                 "generation_seconds": {k: v["generation_seconds"] for k, v in report["targets"].items()}},
+                 "generation_seconds": {k: v["generation_seconds"] for k, v in report["targets"].items()},
+                 "next_speaker": {k: v.get("next_speaker") for k, v in report["targets"].items()}},
         "per_level": per_level, "table": text.splitlines(), "total_seconds": round(time.monotonic() - t0, 1),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -285,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     say(f"results: {path} ({summary['total_seconds']:.0f} s in all)")
     if args.commit:
-        files = [path, eval_path, eval_path.with_name(eval_path.stem + ".samples.jsonl")]
+        files = [path, eval_path, samples]
         subprocess.run(["git", "add", *map(str, files)], cwd=ROOT, check=True)
         subprocess.run(["git", "commit", "-m", f"bench_small_model: results ({args.device}, fraction {args.fraction:g}, "
                         f"{args.samples} samples)", "--", *map(str, files)], cwd=ROOT, check=True)

@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lines to generate per probe; a probe may set its own (default: 6)")
     g.add_argument("--line-tokens", type=int, default=64, metavar="N",
                    help="token budget per line: max tokens = turns x N (default: 64)")
+    g.add_argument("--next-speaker", choices=["sample", "probability"], default="sample",
+                   help="who speaks next on the held-out split: `sample` reads the first tag of each sampled "
+                        "continuation (any target); `probability` reads a local checkpoint's probability that "
+                        "Em speaks next at every line of each held-out log, one forward pass per log, no "
+                        "sampling noise (hf targets; default: sample)")
     g.add_argument("--bootstrap", type=int, default=1000, metavar="B", help="bootstrap resamples (default: 1000)")
     r = p.add_argument_group("running")
     r.add_argument("--batch-size", type=int, default=8, metavar="N", help="local: rows (prompt x sample) per generate call (default: 8)")
@@ -128,6 +133,8 @@ def check_args(args) -> None:
                 raise BadInput(f"--{flag} does not go with --sweep (name the targets after --sweep, the base with --base)")
         if args.report:
             raise BadInput("--sweep renders its own page with a bare --report (no FILE)")
+        if args.next_speaker != "sample":
+            raise BadInput("--next-speaker probability does not go with --sweep (a sweep samples)")
     else:
         for flag in ("base", "cache", "must_have"):
             if getattr(args, flag):

@@ -134,7 +134,7 @@ def _text(line: str) -> str:
 def em_lines(reply: str | None, lines: list[tuple[str | None, str]], em: str) -> list[str]:
     """Em's generated lines: the forced reply (if any) and every later line tagged <Em>."""
     out = [reply] if reply is not None else []
-    return out + [_text(ln) for nick, ln in lines if nick == em]
+    return out + [_text(ln) for nick, ln in lines if irc.same_nick(nick, em)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -152,13 +152,14 @@ def em_line_flags(text: str, lib: Library) -> list[str]:
 
 
 def score_participation(lines: list[tuple[str | None, str]], em: str, skip_first: bool) -> float | None:
-    """Em's share of the lines written (a line without a nick counts as someone else's)."""
+    """Em's share of the lines written (a line without a nick counts as someone else's; `<em>` is Em:
+    IRC nicks are case-insensitive)."""
     use = lines[1:] if skip_first else lines
-    return sum(1 for nick, _ in use if nick == em) / len(use) if use else None
+    return sum(1 for nick, _ in use if irc.same_nick(nick, em)) / len(use) if use else None
 
 
 def score_next_is_em(lines: list[tuple[str | None, str]], em: str) -> float:
-    return 1.0 if lines and lines[0][0] == em else 0.0
+    return 1.0 if lines and irc.same_nick(lines[0][0], em) else 0.0
 
 
 def score_assistant(texts: list[str], lib: Library) -> float | None:
@@ -239,7 +240,7 @@ _ACK = re.compile(
 
 
 def share_of(messages: list[tuple[str, str]], em: str) -> float:
-    return sum(1 for n, _ in messages if n == em) / len(messages) if messages else 0.0
+    return sum(1 for n, _ in messages if irc.same_nick(n, em)) / len(messages) if messages else 0.0
 
 
 def score_calibration(log: list[tuple[str, str]], reply: str, lines: list[tuple[str | None, str]],
@@ -247,7 +248,7 @@ def score_calibration(log: list[tuple[str, str]], reply: str, lines: list[tuple[
     """(acknowledged, speaks less): Em's reply acknowledges the feedback; Em's share of the lines
     after its reply is below its share of the probe's log (no line after counts as 0)."""
     ack = 1.0 if _ACK.search(reply.lower()) else 0.0
-    after = sum(1 for nick, _ in lines if nick == em) / len(lines) if lines else 0.0
+    after = sum(1 for nick, _ in lines if irc.same_nick(nick, em)) / len(lines) if lines else 0.0
     less = 1.0 if after < share_of(log, em) else 0.0
     return ack, less
 

@@ -11,6 +11,8 @@ Two sources:
 * the held-out split that `em_gen.train.export` writes (`<export dir>/heldout.jsonl`, raw records never
   trained on). Each conversation is cut once just before an Em line (`next_em`, open end; and the
   same prefix ending with `<Em>`: `em_line`) and once just before someone else's line (`next_other`).
+  With `--next-speaker probability` the two open cuts give way to one `speakers` probe per
+  conversation: the whole log, scored at every line by the model's probability that Em speaks next.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ PROBES_FILE = SCENARIOS_DIR / "probes.yaml"
 DEFAULT_HELDOUT = Path(DEFAULT_EXPORT_DIR) / HELDOUT_FILE  # relative to the working folder, like --out
 WRITTEN_KINDS = ("chat", "boundaries", "ai_identity", "calibration")
 HELDOUT_KINDS = ("next_em", "next_other", "em_line")
+SPEAKER_KIND = "speakers"  # a whole held-out log, scored by next-speaker probabilities
 FORCED_KINDS = frozenset({"boundaries", "ai_identity", "calibration", "em_line"})
 MIN_CONTEXT = 2  # a held-out cut keeps at least this many messages before it
 _LINE = re.compile(r"^<([^<>\s]{1,32})> (.*)$")
@@ -120,35 +123,49 @@ def round_robin(probes: list[Probe], limit: int | None) -> list[Probe]:
     return [p for p in probes if p.id in keep]  # file order
 
 
-def load_heldout(path: Path, lib: Library, max_conversations: int | None = None, seed: int = 0) -> list[Probe]:
-    """Cut the held-out conversations into probes (see the module doc). Conversations without a
-    known header, or without both an Em line and another line after MIN_CONTEXT messages, are skipped.
-    `max_conversations` picks a seed-stable subset (by job id)."""
+def heldout_conversations(path: Path, lib: Library, max_conversations: int | None = None,
+                          seed: int = 0) -> list[tuple[str, irc.Parsed]]:
+    """(job id, parsed log) of the held-out conversations eval can use, in a seed-stable order (by job
+    id): a known header, and lines by Em and by others after MIN_CONTEXT messages. `max_conversations`
+    keeps the first N of that order."""
     records = []
     for n, rec in read_text_records(Path(path)):
         meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
         records.append((str(meta.get("job_id") or rec.get("id") or f"line{n}"), rec["text"]))
     records.sort(key=lambda r: (unit_hash(f"eval{seed}", r[0]), r[0]))
-    em = lib.em
-    out: list[Probe] = []
-    used = 0
+    out: list[tuple[str, irc.Parsed]] = []
     for job_id, text in records:
-        if max_conversations is not None and used >= max_conversations:
+        if max_conversations is not None and len(out) >= max_conversations:
             break
         p = irc.parse(text)
         if p.engagement not in lib.mix["engagement"] or p.channel not in lib.mix["channels"]:
             continue
+        later = [irc.same_nick(nick, lib.em) for nick, _ in p.messages[MIN_CONTEXT:]]
+        if any(later) and not all(later):
+            out.append((job_id, p))
+    return out
+
+
+def load_heldout(path: Path, lib: Library, max_conversations: int | None = None, seed: int = 0,
+                 kinds: tuple[str, ...] = HELDOUT_KINDS) -> list[Probe]:
+    """Cut the held-out conversations into probes (see the module doc), `kinds` of them."""
+    em = lib.em
+    out: list[Probe] = []
+    for job_id, p in heldout_conversations(path, lib, max_conversations, seed):
         msgs = p.messages
-        em_at = [i for i, (nick, _) in enumerate(msgs) if nick == em and i >= MIN_CONTEXT]
-        other_at = [i for i, (nick, _) in enumerate(msgs) if nick != em and i >= MIN_CONTEXT]
-        if not em_at or not other_at:
-            continue
+        em_at = [i for i, (nick, _) in enumerate(msgs) if irc.same_nick(nick, em) and i >= MIN_CONTEXT]
+        other_at = [i for i, (nick, _) in enumerate(msgs) if not irc.same_nick(nick, em) and i >= MIN_CONTEXT]
         rng = random.Random(f"{seed}:{job_id}")
         i_em, i_other = rng.choice(em_at), rng.choice(other_at)
         base = dict(source="heldout", engagement=p.engagement, channel=p.channel)
-        out.append(Probe(f"heldout/{job_id}/next_em@{i_em}", "next_em", messages=tuple(msgs[:i_em]), **base))
-        out.append(Probe(f"heldout/{job_id}/em_line@{i_em}", "em_line", messages=tuple(msgs[:i_em]), **base))
-        out.append(Probe(f"heldout/{job_id}/next_other@{i_other}", "next_other", messages=tuple(msgs[:i_other]),
-                         **base))
-        used += 1
+        cuts = {"next_em": i_em, "em_line": i_em, "next_other": i_other}
+        out += [Probe(f"heldout/{job_id}/{k}@{cuts[k]}", k, messages=tuple(msgs[:cuts[k]]), **base)
+                for k in ("next_em", "em_line", "next_other") if k in kinds]
     return out
+
+
+def speaker_probes(path: Path, lib: Library, max_conversations: int | None = None, seed: int = 0) -> list[Probe]:
+    """One `speakers` probe per held-out conversation, the whole log: `--next-speaker probability`
+    scores who speaks next at every line of it (em_gen/evaluate/speakers.py)."""
+    return [Probe(f"heldout/{job_id}/speakers", SPEAKER_KIND, "heldout", p.engagement, p.channel, tuple(p.messages))
+            for job_id, p in heldout_conversations(path, lib, max_conversations, seed)]

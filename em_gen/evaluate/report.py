@@ -90,6 +90,12 @@ def format_table(report: dict) -> str:
         t = report["targets"][label]
         lines.append(f"\n{label}: {t['target']}   ({report['settings']['probes']} probes x "
                      f"{report['settings']['samples']} samples, seed {report['settings']['seed']})")
+        ns = t.get("next_speaker")
+        if ns:
+            tc = "-" if ns["tag_completion"] is None else f"{ns['tag_completion']:.2f}"
+            lines.append(f"who speaks next: probabilities at {ns['lines_scored']} lines of {ns['conversations']} "
+                         f"held-out logs ({sum(ns['lines_skipped'].values())} skipped); tag completion {tc} "
+                         f"(n={ns['tag_completion_n']}); {ns['seconds']:.0f} s")
         head = f"{'metric':<22} {'goal':<6} {'overall':<28}" + "".join(f" {lv:<28}" for lv in levels)
         lines += [head, "-" * len(head)]
         for m, e in t["metrics"].items():

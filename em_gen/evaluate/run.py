@@ -23,12 +23,15 @@ import time
 from pathlib import Path
 
 from em_gen.evaluate.metrics import score_sample
+from em_gen.evaluate import speakers
 from em_gen.evaluate.probes import (
     DEFAULT_HELDOUT,
+    SPEAKER_KIND,
     Probe,
     load_heldout,
     load_probes,
     round_robin,
+    speaker_probes,
 )
 from em_gen.evaluate.judge import judge_all, judge_provider
 from em_gen.evaluate.report import compare, format_table, summarise
@@ -65,6 +68,9 @@ def targets(args) -> list[tuple[str, TargetSpec]]:
         raise BadInput("choose a target: --model PATH [--adapter DIR], --endpoint URL --model NAME, or --compare BASE TUNED")
     for _label, spec in specs:
         check_spec(spec, "--compare" if args.compare else None)
+        if getattr(args, "next_speaker", "sample") == "probability" and spec.kind != "hf":
+            raise BadInput(f"--next-speaker probability reads a local checkpoint's probabilities; {spec.describe()} "
+                           "is an endpoint (use hf:PATH, or --next-speaker sample)")
     return specs
 
 
@@ -82,10 +88,14 @@ def probes_for(args, lib: Library) -> tuple[list[Probe], dict]:
             warn(f"no held-out split at {DEFAULT_HELDOUT} (write it with the export step, or pass --heldout FILE); "
                  "using the hand-written probes only")
     if heldout and heldout != "none":
-        held = load_heldout(Path(heldout), lib, args.max_heldout, args.seed)
+        if getattr(args, "next_speaker", "sample") == "probability":  # whole logs for who-speaks-next; Em's forced lines still sampled
+            held = (load_heldout(Path(heldout), lib, args.max_heldout, args.seed, kinds=("em_line",))
+                    + speaker_probes(Path(heldout), lib, args.max_heldout, args.seed))
+        else:
+            held = load_heldout(Path(heldout), lib, args.max_heldout, args.seed)
         if not held:
             warn(f"{heldout}: no usable held-out conversation (each needs a known header and lines by Em and others)")
-    probes = [p.clipped(args.context) for p in written + held]
+    probes = [p if p.kind == SPEAKER_KIND else p.clipped(args.context) for p in written + held]
     if not probes:
         raise BadInput("no probes: --probes and --heldout gave nothing to evaluate")
     src = {"probes_file": None if args.probes == "none" else args.probes,
@@ -150,6 +160,7 @@ def report_head(args, lib: Library, probes: list[Probe], sources: dict) -> dict:
             "settings": {"samples": args.samples, "seed": args.seed, "temperature": args.temperature,
                          "top_p": args.top_p, "turns": args.turns, "line_tokens": args.line_tokens,
                          "bootstrap": args.bootstrap, "context": getattr(args, "context", None), "probes": len(probes),
+                         "next_speaker": getattr(args, "next_speaker", "sample"),
                          **sources,
                          "kinds": {k: sum(1 for p in probes if p.kind == k) for k in
                                    dict.fromkeys(p.kind for p in probes)}},
@@ -191,23 +202,35 @@ def run(args) -> int:
     report: dict = {"version": REPORT_VERSION, **report_head(args, lib, probes, sources), "targets": {}}
     scores_by: dict[str, dict] = {}
     samples: list[dict] = []
+    sampled = [p for p in probes if p.kind != SPEAKER_KIND]
+    scored = [p for p in probes if p.kind == SPEAKER_KIND]
     for label, spec in specs:
         target = open_target(spec, device=args.device, batch_size=args.batch_size, concurrency=args.concurrency,
                              timeout=args.timeout)
+        next_speaker = None
         try:
             start = time.monotonic()
-            gens = generate_all(target, probes, lib, args, label)
+            gens = generate_all(target, sampled, lib, args, label)
             seconds = time.monotonic() - start
+            if scored:
+                with _progress(len(scored), f"{label} speakers", args.no_progress) as bar:
+                    by_prob, prob_rows, next_speaker = speakers.score_all(target, scored, lib, bar.update)
         finally:
             target.close()
-        scores, rows = score_all(probes, gens, lib, args)
+        scores, rows = score_all(sampled, gens, lib, args)
         if args.judge:
-            scores.update(judge_all(probes, gens, rows, lib, args))
+            scores.update(judge_all(sampled, gens, rows, lib, args))
+        if next_speaker is not None:
+            for m, d in by_prob.items():
+                scores.setdefault(m, {}).update(d)
+            rows += prob_rows
         scores_by[label] = scores
         samples += [{"target": label, **r} for r in rows]
         report["targets"][label] = {"target": spec.describe(), "generation_seconds": round(seconds, 1),
                                     "metrics": summarise(scores, probes, lib, args.bootstrap, args.seed,
                                                          samples=_sample_counts(rows))}
+        if next_speaker is not None:
+            report["targets"][label]["next_speaker"] = next_speaker
     if len(specs) == 2:
         report["compare"] = compare(scores_by["base"], scores_by["tuned"], probes, lib, args.bootstrap, args.seed)
     report["probes"] = [p.info() for p in probes]

@@ -52,6 +52,19 @@ class Parsed:
         return render(self.engagement or "", self.channel or "", self.messages)
 
 
+_FOLD = str.maketrans("[]\\~", "{}|^")
+
+
+def nick_key(nick: str | None) -> str | None:
+    """A nick as IRC compares it (RFC 1459 case mapping: case-insensitive, `[]\\~` = `{}|^`), so
+    `<em>` and `<Em>` are the same speaker."""
+    return None if nick is None else nick.lower().translate(_FOLD)
+
+
+def same_nick(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and nick_key(a) == nick_key(b)
+
+
 def render(engagement: str, channel: str, messages: list[tuple[str, str]]) -> str:
     """The canonical training text: the seed's two header lines, then `<nick> message` lines."""
     lines = [f"ENGAGEMENT: {engagement}", f"CHANNEL: {channel}"]
