@@ -67,10 +67,11 @@ def targets(args) -> list[tuple[str, TargetSpec]]:
     else:
         raise BadInput("choose a target: --model PATH [--adapter DIR], --endpoint URL --model NAME, or --compare BASE TUNED")
     for _label, spec in specs:
-        check_spec(spec, "--compare" if args.compare else None)
         if getattr(args, "next_speaker", "sample") == "probability" and spec.kind != "hf":
             raise BadInput(f"--next-speaker probability reads a local checkpoint's probabilities; {spec.describe()} "
                            "is an endpoint (use hf:PATH, or --next-speaker sample)")
+    for _label, spec in specs:
+        check_spec(spec, "--compare" if args.compare else None)
     return specs
 
 

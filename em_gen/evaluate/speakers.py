@@ -129,9 +129,9 @@ def conversation(target, probe: Probe, tags: TagTokens, em: str, max_tokens: int
         p = float(before[tags.lt].exp() * after_lt[nick].exp().sum()) if nick else 0.0
         p += float(before[whole].exp().sum()) if whole else 0.0
         who = probe.messages[i][0]
-        row = {"line": i, "speaker": who, "em_due": irc.same_nick(who, em), "p_em": round(min(1.0, p), 6)}
+        row = {"line": i, "speaker": who, "em_due": irc.same_nick(who, em), "p_em": min(1.0, p)}
         if row["em_due"] and ids[j + 1] in tags.nick and j + 2 < width:
-            row["tag_completion"] = round(float(logp[at[j + 1]][ids[j + 2]].exp()), 6)
+            row["tag_completion"] = float(logp[at[j + 1]][ids[j + 2]].exp())
         rows.append(row)
     return {"lines": rows, "skipped": skipped}
 

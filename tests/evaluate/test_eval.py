@@ -118,6 +118,16 @@ def test_participation_and_next_speaker(lib):
     assert score_next_is_em([(None, "Em: hi")], "Em") == 0.0 and score_next_is_em([], "Em") == 0.0
 
 
+def test_em_in_lower_case_is_em(lib):
+    """A model that writes Em's tag as `<em>` (Gemma's vocabulary has the HTML token) is Em: IRC nicks
+    are case-insensitive. `<Emma>` is someone else."""
+    reply, lines = split_turns("<em> nah\n<ollie> ok\n<EM> fine\n<Emma> hi\n", False, 4)
+    assert score_participation(lines, "Em", skip_first=False) == 0.5
+    assert score_next_is_em(lines, "Em") == 1.0 and score_next_is_em(lines[3:], "Em") == 0.0
+    held = probe("next_other", [("ollie", "x"), ("Em", "y")])
+    assert score_sample(held, "<ollie> a\n<em> b\n<kat> c\n", "stop", 3, lib)["participation"] == 0.5
+
+
 def test_assistant_language(lib):
     assert score_assistant(["nah, pineapple on pizza is fine and I will not be taking questions"], lib) == 0.0
     assert score_assistant(["Great question! I'd be happy to help with that."], lib) == 1.0

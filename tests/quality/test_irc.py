@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from em_gen.quality import irc
 from em_gen.quality.irc import parse, render
 
 HEADER = "ENGAGEMENT: LOW\nCHANNEL: #general"
@@ -173,3 +174,17 @@ def test_nick_characters():
 def test_empty_input():
     p = parse("")
     assert p.messages == [] and p.engagement is None and p.text() == "ENGAGEMENT: \nCHANNEL: "
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("Em", "em", True),              # IRC nicks are case-insensitive: a model writing <em> is Em
+    ("EM", "Em", True),
+    ("[x]", "{X}", True),            # RFC 1459 case mapping: []\~ are the lower case of {}|^
+    ("a\\b", "A|B", True),
+    ("Em", "Emma", False),
+    ("Em", "m", False),
+    ("Em", None, False),
+    (None, None, False),
+])
+def test_same_nick_is_irc_casemapping(a, b, same):
+    assert irc.same_nick(a, b) is same
