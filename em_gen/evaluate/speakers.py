@@ -73,9 +73,11 @@ def tag_tokens(tok, em: str) -> TagTokens:
     return TagTokens(lt, frozenset(nick), frozenset(whole))
 
 
-def line_starts(probe: Probe) -> tuple[str, list[int]]:
-    """The log as training renders it (header, `<nick> text` lines), and each message line's offset."""
-    text = irc.render(probe.engagement, probe.channel, list(probe.messages))
+def line_starts(probe: Probe, em: str) -> tuple[str, list[int]]:
+    """The log as training renders it (header, `<nick> text` lines; Em's lines under Em's own spelling,
+    however the log wrote it), and each message line's offset."""
+    msgs = [(em if irc.same_nick(n, em) else n, t) for n, t in probe.messages]
+    text = irc.render(probe.engagement, probe.channel, msgs)
     starts, pos = [], 0
     for k, line in enumerate(text.split("\n")):
         if k >= 2:
@@ -87,7 +89,7 @@ def line_starts(probe: Probe) -> tuple[str, list[int]]:
 def conversation(target, probe: Probe, tags: TagTokens, em: str, max_tokens: int = MAX_TOKENS) -> dict:
     """P(Em next) at each line of one held-out log after MIN_CONTEXT, from one forward pass."""
     torch = target.torch
-    text, starts = line_starts(probe)
+    text, starts = line_starts(probe, em)
     enc = target.tok(text, return_offsets_mapping=True)
     ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
     if len(ids) > 1 and ids[-1] in target.eos_ids:

@@ -59,11 +59,14 @@ def test_lower_case_em_still_makes_a_usable_log(lib, heldout):
 
 
 def test_line_starts_point_at_each_tag(lib, heldout):
-    p = speaker_probes(heldout, lib, 1)[0]
-    text, starts = line_starts(p)
-    assert text.startswith("ENGAGEMENT: ") and len(starts) == len(p.messages)
+    """Each offset is a line's `<nick> `; Em's lines read `<Em>` even where the log wrote `<em>`."""
+    first = json.loads(heldout.read_text().splitlines()[0])["meta"]["job_id"]
+    p = next(p for p in speaker_probes(heldout, lib, None) if p.id == f"heldout/{first}/speakers")
+    text, starts = line_starts(p, lib.em)
+    assert text.startswith("ENGAGEMENT: ") and len(starts) == len(p.messages) and "<em>" not in text
     for (nick, _), pos in zip(p.messages, starts):
-        assert text[pos:].startswith(f"<{nick}> ") and text[pos - 1] == "\n"
+        want = lib.em if nick == "em" else nick
+        assert text[pos:].startswith(f"<{want}> ") and text[pos - 1] == "\n"
 
 
 @pytest.mark.parametrize("extra, why", [
@@ -77,21 +80,28 @@ def test_probability_needs_local_checkpoints(extra, why, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "r.json").exists()
 
 
-# ---- train venv: exactness on a tiny model, and the command end to end -----------------------------
+# ---- train venv: exactness on a tiny model, and the command end to end (one process: one torch import) --
 
-EXACT = r"""
+CHAIN = r"""
 import json, sys
 from pathlib import Path
 import torch
+from em_gen.cli import main as cli_main
 from em_gen.evaluate import speakers
 from em_gen.evaluate.probes import speaker_probes
 from em_gen.evaluate.targets import HFTarget, TargetSpec
 from em_gen.library import load_library
 from em_gen.train.tiny_model import build_tiny_model
-dest, heldout = Path(sys.argv[1]), Path(sys.argv[2])
-build_tiny_model(dest)
+work, heldout = Path(sys.argv[1]), Path(sys.argv[2])
+tiny = build_tiny_model(work / "tiny")
+# 1. the command end to end: the same checkpoint as base and tuned
+rc = cli_main(["eval", "--compare", f"hf:{tiny}", f"hf:{tiny}", "--heldout", str(heldout), "--max-heldout", "4",
+               "--probes", "none", "--next-speaker", "probability", "--samples", "1", "--turns", "1",
+               "--line-tokens", "4", "--device", "cpu", "--bootstrap", "100", "--no-progress",
+               "--out", str(work / "prob.json")])
+# 2. exactness: one pass against asking the model at each line
 lib = load_library(None, None)
-t = HFTarget(TargetSpec("hf", str(dest)), device="cpu")
+t = HFTarget(TargetSpec("hf", str(tiny)), device="cpu")
 with torch.no_grad():
     t.model.lm_head.weight.mul_(40.0)  # peaked distributions: a wrong position gives a different number
 tags = speakers.tag_tokens(t.tok, lib.em)
@@ -101,7 +111,7 @@ def probs(ids):
 pairs, completion, prefix_ok = [], [], True
 for p in speaker_probes(heldout, lib, 3, 0):
     got = speakers.conversation(t, p, tags, lib.em)
-    text, starts = speakers.line_starts(p)
+    text, starts = speakers.line_starts(p, lib.em)
     full = t._encode(text)
     for row in got["lines"]:
         prefix = t._encode(text[: starts[row["line"]]])
@@ -112,29 +122,28 @@ for p in speaker_probes(heldout, lib, 3, 0):
         if "tag_completion" in row:
             nxt = full[len(prefix) + 2]
             completion.append([row["tag_completion"], float(probs(full[: len(prefix) + 2])[nxt])])
-print(json.dumps({"pairs": pairs, "completion": completion, "prefix_ok": prefix_ok,
+print(json.dumps({"rc": rc, "pairs": pairs, "completion": completion, "prefix_ok": prefix_ok,
                   "tags": {"lt": t.tok.decode([tags.lt]), "nick": [t.tok.decode([i]) for i in sorted(tags.nick)],
                            "whole": [t.tok.decode([i]) for i in sorted(tags.whole)]}}))
 """
 
 
-def _train_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
-    return env
-
-
-def _train_py():
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory, heldout):
+    """(the chain's JSON line, the eval command's stdout, its work folder); skips without a train venv."""
     if not TRAIN_PY.exists():
         pytest.skip(f"no train venv at {TRAIN_PY.parent.parent} (scripts/setup-train-venv.sh makes it)")
-    return str(TRAIN_PY)
-
-
-def test_one_pass_equals_asking_at_each_line(tmp_path, heldout):
-    r = subprocess.run([_train_py(), "-c", EXACT, str(tmp_path / "tiny"), str(heldout)], cwd=ROOT, env=_train_env(),
-                       capture_output=True, text=True, timeout=600)
+    work = tmp_path_factory.mktemp("speakers")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
+    r = subprocess.run([str(TRAIN_PY), "-c", CHAIN, str(work), str(heldout)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    out = json.loads(r.stdout.strip().splitlines()[-1])
+    return json.loads(r.stdout.strip().splitlines()[-1]), r.stdout, work
+
+
+def test_one_pass_equals_asking_at_each_line(chain):
+    out = chain[0]
     assert out["tags"]["lt"] == "<" and "Em" in out["tags"]["nick"] and "em" in out["tags"]["nick"]
     assert out["prefix_ok"]  # the log up to a line tokenizes as a prefix of the whole log
     pairs = out["pairs"]
@@ -147,28 +156,12 @@ def test_one_pass_equals_asking_at_each_line(tmp_path, heldout):
     assert out["completion"] and all(g == pytest.approx(b, rel=1e-3, abs=0) for g, b in out["completion"])
 
 
-BUILD = r"""
-import sys
-from pathlib import Path
-from em_gen.train.tiny_model import build_tiny_model
-build_tiny_model(Path(sys.argv[1]))
-"""
-
-
-def test_eval_next_speaker_probability_end_to_end(tmp_path, heldout):
-    py = _train_py()
-    tiny, out = tmp_path / "tiny", tmp_path / "prob.json"
-    r = subprocess.run([py, "-c", BUILD, str(tiny)], cwd=ROOT, env=_train_env(), capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-2000:]
-    r = subprocess.run([py, "-m", "em_gen.cli", "eval", "--compare", f"hf:{tiny}", f"hf:{tiny}", "--heldout", str(heldout),
-                        "--max-heldout", "4", "--probes", "none", "--next-speaker", "probability", "--samples", "1",
-                        "--turns", "1", "--line-tokens", "4", "--device", "cpu", "--bootstrap", "100", "--no-progress",
-                        "--out", str(out)], cwd=ROOT, env=_train_env(), capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    report = json.loads(out.read_text())
+def test_eval_next_speaker_probability_end_to_end(chain):
+    out, stdout, work = chain
+    assert out["rc"] == 0
+    report = json.loads((work / "prob.json").read_text())
     assert report["settings"]["next_speaker"] == "probability"
-    kinds = report["settings"]["kinds"]
-    assert kinds == {"em_line": 4, "speakers": 4}  # the open cuts gave way to whole logs
+    assert report["settings"]["kinds"] == {"em_line": 4, "speakers": 4}  # the open cuts gave way to whole logs
     for label in ("base", "tuned"):
         t = report["targets"][label]
         ns = t["next_speaker"]
@@ -183,4 +176,4 @@ def test_eval_next_speaker_probability_end_to_end(tmp_path, heldout):
     rows = [json.loads(x) for x in Path(report["samples_file"]).read_text().splitlines()]
     spk = [x for x in rows if x["kind"] == "speakers"]
     assert len(spk) == 8 and all(0 <= ln["p_em"] <= 1 for x in spk for ln in x["lines"])
-    assert "who speaks next: probabilities at" in r.stdout
+    assert "who speaks next: probabilities at" in stdout
