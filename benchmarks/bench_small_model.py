@@ -1,7 +1,7 @@
 """Close the loop on a real model: Gemma 3 270M (base), LoRA-trained on em-gen data with Axolotl, then
 `em-gen eval --compare` base vs tuned. Does the data move a real model toward Em's participation bands?
 
-    .venv/bin/python benchmarks/bench_small_model.py                   # CPU: a quarter of the data, ~40 min
+    .venv/bin/python benchmarks/bench_small_model.py                   # CPU: a quarter of the data, ~45 min
     .venv/bin/python benchmarks/bench_small_model.py --device cuda     # a GPU box: all of it, minutes
     .venv/bin/python benchmarks/bench_small_model.py --fraction 1      # CPU, all of it (~70 min of training)
 
