@@ -178,8 +178,7 @@ def train_log(log: str) -> dict:
 
 def evaluate(args) -> tuple[Path, dict]:
     out = RESULTS / "small_model_eval.json"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               TOKENIZERS_PARALLELISM="false")
+    env = train_env({"PYTHONPATH": str(ROOT)})
     cmd = [TRAIN_PY, "-m", "em_gen.cli", "eval", "--compare", f"hf:{MODEL.relative_to(ROOT)}",
            f"hf:{MODEL.relative_to(ROOT)}+{LORA.relative_to(ROOT)}", "--heldout", EXPORT.relative_to(ROOT) / "heldout.jsonl",
            "--next-speaker", args.next_speaker,
@@ -295,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         training = train(args)
     eval_path, ev = evaluate(args)
     report = json.loads(eval_path.read_text(encoding="utf-8"))
-    samples = eval_path.with_name(eval_path.stem + ".samples.jsonl")
+    samples = ROOT / report["samples_file"]
     per_level, text = table(report, heldout_share(report, samples) if args.next_speaker == "probability" else None)
     print(text)
     summary = {

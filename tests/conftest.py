@@ -74,3 +74,42 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120, cwd: Path
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "em_gen.cli", *args], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=cwd or ROOT)
+
+
+def run_against_standin(lib, tmp_path, flags, n, concurrency=16, tag="q"):
+    """The runner (real openai SDK) sending `n` requests of plan `tag` to a stand-in process with `flags`,
+    `concurrency` at a time: (responses by HTTP status, the server's span in seconds, the runner's limiter)."""
+    import asyncio
+    import time
+
+    from em_gen.generate.plan import make_plan
+    from em_gen.generate.prompting import build_request
+    from em_gen.generate.runner import RunConfig, Runner
+    from em_gen.providers import Pricing
+    from em_gen.providers.openai_provider import OpenAIProvider
+
+    reqs = [build_request(lib, j) for j in make_plan(lib, n, 0, tag)]
+    port_file, stats_file = tmp_path / "port", tmp_path / "stats.json"
+    srv = subprocess.Popen([sys.executable, "-m", "em_gen.providers.standin.server", "--port-file", str(port_file),
+                            "--stats-file", str(stats_file), "--latency", "0.05", *flags], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not port_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+        runner = Runner(lib, None, OpenAIProvider("m", "x", base_url=url), Pricing("m", None),
+                        RunConfig(concurrency=concurrency, progress=False))
+
+        async def go():
+            queue = list(reqs)
+
+            async def worker():
+                while queue:
+                    await runner.call(queue.pop())
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        asyncio.run(go())
+    finally:
+        srv.terminate()
+        srv.wait(timeout=10)
+    stats = json.loads(stats_file.read_text())
+    return {int(k): v for k, v in stats["by_status"].items()}, stats["span_s"], runner.limiter

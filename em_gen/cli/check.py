@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from em_gen.library import BadInput, Library
-from em_gen.providers import DEFAULT_MODELS, choose_provider, default_judge_model, make_provider
+from em_gen.providers import choose_provider, default_judge_model, make_provider
 from em_gen.providers.standin import start_offline
 
 
@@ -14,7 +14,7 @@ def start_judge(args, lib: Library, provider: str):
     """The character judge for a command that reads foreign logs (--validate --judge, --import-logs):
     (judge, stand-in server or None); the caller stops the server."""
     from em_gen.quality.validate_judge import make_judge
-    model = args.judge_model or default_judge_model(provider, args.model or DEFAULT_MODELS[provider])
+    model = args.judge_model or default_judge_model(provider, args.model)
     server = start_offline(lib) if provider == "offline" else None
     prov = make_provider(provider, model, api=args.api, timeout=args.timeout,
                          base_url=server.base_url + "/v1" if server else None)

@@ -16,7 +16,6 @@ from pathlib import Path
 from em_gen.guard import EXIT_FAIL, EXIT_OK, guarded
 from em_gen.library import BadInput, load_library
 from em_gen.providers import (
-    DEFAULT_MODELS,
     ProviderError,
     choose_provider,
     default_judge_model,
@@ -85,7 +84,7 @@ def run(args) -> int:
     corpus = Path(args.corpus) if args.corpus else DEFAULT_CORPUS
     logs = load_corpus(corpus)
     provider = choose_provider(args.provider)
-    model = args.judge_model or default_judge_model(provider, args.model or DEFAULT_MODELS[provider])
+    model = args.judge_model or default_judge_model(provider, args.model)
     pricing = pricing_for(model, provider, args.prices)
     rubric = rubric_id(lib)
     threshold = args.threshold or THRESHOLD

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from em_gen.library import BadInput, Library
 from em_gen.providers import (
-    DEFAULT_MODELS,
     check_credentials,
     choose_provider,
     default_judge_model,
@@ -66,15 +65,14 @@ def _holdout(args, out: Path) -> float:
 
 def pairs_command(args, lib: Library) -> int:
     from em_gen.train import pair_run
-    from em_gen.train.pair_calls import PairJournal
     from em_gen.train.pairs import DEFAULT_K, load_spec
 
     out = Path(args.out)
     _check(args, out)
     k = args.per_conversation or DEFAULT_K
     provider = choose_provider(args.provider)
-    teacher_model = args.model or default_judge_model(provider, DEFAULT_MODELS[provider])
-    judge_model = args.judge_model or default_judge_model(provider, DEFAULT_MODELS[provider])
+    teacher_model = args.model or default_judge_model(provider)
+    judge_model = args.judge_model or default_judge_model(provider)
     use_judge = not args.no_judge
     spec = load_spec(lib, args.scenarios, args.prompts)
     opts = pair_run.PairOptions(sources=_sources(args), k=k, judge=use_judge, holdout=_holdout(args, out),

@@ -35,7 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(argv: list[str]) -> int:
     from em_gen.generate import premises as pm
     from em_gen.providers import (
-        DEFAULT_MODELS,
         check_credentials,
         choose_provider,
         default_judge_model,
@@ -53,7 +52,7 @@ def _run(argv: list[str]) -> int:
     pm.targets(lib, args.expand, args.topic)
     provider_name = choose_provider(args.provider)
     check_credentials(provider_name)
-    model = args.model or default_judge_model(provider_name, DEFAULT_MODELS[provider_name])
+    model = args.model or default_judge_model(provider_name)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out: {out} is a file, not a folder")

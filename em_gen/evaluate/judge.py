@@ -12,10 +12,10 @@ from em_gen.library import BadInput, Library
 def judge_provider(args, base_url: str | None, keep: bool = False):
     """The --judge provider (em-gen's own choice and defaults). keep=False only checks that it can
     be made (keys set) and returns (name, model); keep=True returns the provider (call in a loop)."""
-    from em_gen.providers import DEFAULT_MODELS, choose_provider, default_judge_model, make_provider
+    from em_gen.providers import choose_provider, default_judge_model, make_provider
 
     name = choose_provider(args.judge_provider)
-    model = args.judge_model or default_judge_model(name, DEFAULT_MODELS[name])
+    model = args.judge_model or default_judge_model(name)
     try:
         if keep:
             return make_provider(name, model, api="chat", timeout=args.timeout, base_url=base_url)

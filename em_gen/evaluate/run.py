@@ -67,7 +67,7 @@ def targets(args) -> list[tuple[str, TargetSpec]]:
     else:
         raise BadInput("choose a target: --model PATH [--adapter DIR], --endpoint URL --model NAME, or --compare BASE TUNED")
     for _label, spec in specs:
-        if getattr(args, "next_speaker", "sample") == "probability" and spec.kind != "hf":
+        if args.next_speaker == "probability" and spec.kind != "hf":
             raise BadInput(f"--next-speaker probability reads a local checkpoint's probabilities; {spec.describe()} "
                            "is an endpoint (use hf:PATH, or --next-speaker sample)")
     for _label, spec in specs:
@@ -89,7 +89,7 @@ def probes_for(args, lib: Library) -> tuple[list[Probe], dict]:
             warn(f"no held-out split at {DEFAULT_HELDOUT} (write it with the export step, or pass --heldout FILE); "
                  "using the hand-written probes only")
     if heldout and heldout != "none":
-        if getattr(args, "next_speaker", "sample") == "probability":  # whole logs for who-speaks-next; Em's forced lines still sampled
+        if args.next_speaker == "probability":  # whole logs for who-speaks-next; Em's forced lines still sampled
             held = (load_heldout(Path(heldout), lib, args.max_heldout, args.seed, kinds=("em_line",))
                     + speaker_probes(Path(heldout), lib, args.max_heldout, args.seed))
         else:
@@ -161,7 +161,7 @@ def report_head(args, lib: Library, probes: list[Probe], sources: dict) -> dict:
             "settings": {"samples": args.samples, "seed": args.seed, "temperature": args.temperature,
                          "top_p": args.top_p, "turns": args.turns, "line_tokens": args.line_tokens,
                          "bootstrap": args.bootstrap, "context": getattr(args, "context", None), "probes": len(probes),
-                         "next_speaker": getattr(args, "next_speaker", "sample"),
+                         "next_speaker": args.next_speaker,
                          **sources,
                          "kinds": {k: sum(1 for p in probes if p.kind == k) for k in
                                    dict.fromkeys(p.kind for p in probes)}},

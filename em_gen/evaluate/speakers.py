@@ -27,6 +27,7 @@ They are the expected values of the sampled metrics of the same names, without s
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from em_gen.evaluate.probes import MIN_CONTEXT, Probe
@@ -98,7 +99,7 @@ def conversation(target, probe: Probe, tags: TagTokens, em: str, max_tokens: int
     for k, (a, b) in enumerate(offsets):
         if b > a:
             first.setdefault(a, k)
-    lines, skipped = [], {"merged": 0, "too_long": 0}
+    lines, skipped = [], Counter(merged=0, too_long=0)
     for i, pos in enumerate(starts):
         if i < MIN_CONTEXT:
             continue
@@ -147,12 +148,11 @@ def score_all(target, probes: list[Probe], lib: Library, progress=None) -> tuple
     start = time.monotonic()
     tags = tag_tokens(target.tok, lib.em)
     scores: dict[str, dict[str, float]] = {}
-    rows, completion, skipped, scored = [], [], {"merged": 0, "too_long": 0}, 0
+    rows, completion, skipped, scored = [], [], Counter(), 0
     for p in probes:
         got = conversation(target, p, tags, lib.em)
         lines = got["lines"]
-        for k, v in got["skipped"].items():
-            skipped[k] += v
+        skipped += got["skipped"]
         scored += len(lines)
         completion += [r["tag_completion"] for r in lines if "tag_completion" in r]
         s = {"participation": _mean([r["p_em"] for r in lines]),
@@ -165,7 +165,7 @@ def score_all(target, probes: list[Probe], lib: Library, progress=None) -> tuple
         if progress is not None:
             progress(1)
     summary = {"method": "probability", "conversations": len(probes), "lines_scored": scored,
-               "lines_skipped": skipped, "tag_completion": _mean(completion), "tag_completion_n": len(completion),
+               "lines_skipped": {"merged": skipped["merged"], "too_long": skipped["too_long"]}, "tag_completion": _mean(completion), "tag_completion_n": len(completion),
                "seconds": round(time.monotonic() - start, 1),
                "tokens": {"lt": tags.lt, "nick": sorted(tags.nick), "whole": sorted(tags.whole)}}
     return scores, rows, summary

@@ -92,9 +92,11 @@ def choose_provider(requested: str | None) -> str:
     return "offline"
 
 
-def default_judge_model(provider: str, model: str) -> str:
+def default_judge_model(provider: str, model: str | None = None) -> str:
     """The judge's default model: the provider's cheaper model; for an OpenAI-compatible local server
-    (OPENAI_BASE_URL set) and for the stand-in, the generation model itself."""
+    (OPENAI_BASE_URL set) and for the stand-in, the generation model itself (`model`, default the
+    provider's DEFAULT_MODELS entry)."""
+    model = model or DEFAULT_MODELS[provider]
     if provider == "openai" and os.environ.get("OPENAI_BASE_URL"):
         return model
     return DEFAULT_JUDGE_MODELS.get(provider, model)

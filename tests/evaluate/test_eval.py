@@ -23,6 +23,7 @@ from em_gen.evaluate.probes import (FORCED_KINDS, PROBES_FILE, WRITTEN_KINDS, Pr
                                 round_robin)
 from em_gen.evaluate.targets import TargetSpec, parse_spec
 from em_gen.library import BadInput, load_library
+from em_gen.train.axolotl_env import train_env
 from em_gen.quality.judge import families
 
 CORPUS = ROOT / "tests" / "quality" / "corpus" / "corpus.jsonl"
@@ -499,10 +500,8 @@ TINY_ARGS = ["--device", "cpu", "--max-heldout", "3", "--limit", "8", "--samples
 
 
 def _train_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     # one torch thread: the chain runs beside the other tests, and a tiny model gains nothing from more
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
-    return env
+    return train_env({"OMP_NUM_THREADS": "1"})
 
 
 @pytest.fixture(scope="module", autouse=True)

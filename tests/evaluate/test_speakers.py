@@ -17,6 +17,7 @@ import pytest
 from conftest import ROOT, run_cli
 from em_gen.evaluate.probes import MIN_CONTEXT, SPEAKER_KIND, load_heldout, speaker_probes
 from em_gen.evaluate.speakers import line_starts
+from em_gen.train.axolotl_env import train_env
 
 CORPUS = ROOT / "tests" / "quality" / "corpus" / "corpus.jsonl"
 TRAIN_PY = Path(os.environ.get("EM_GEN_TRAIN_VENV", ROOT / ".venv-train")) / "bin" / "python"
@@ -134,9 +135,8 @@ def chain(tmp_path_factory, heldout):
     if not TRAIN_PY.exists():
         pytest.skip(f"no train venv at {TRAIN_PY.parent.parent} (scripts/setup-train-venv.sh makes it)")
     work = tmp_path_factory.mktemp("speakers")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
-    r = subprocess.run([str(TRAIN_PY), "-c", CHAIN, str(work), str(heldout)], cwd=ROOT, env=env,
+    r = subprocess.run([str(TRAIN_PY), "-c", CHAIN, str(work), str(heldout)], cwd=ROOT,
+                       env=train_env({"OMP_NUM_THREADS": "1"}),
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1]), r.stdout, work

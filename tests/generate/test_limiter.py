@@ -1,6 +1,7 @@
 import asyncio
 import time
 
+from conftest import run_against_standin
 from em_gen.generate.budgets import INITIAL_WINDOW, read_budgets
 from em_gen.generate.limiter import AdaptiveConcurrency, RateLimiter
 from em_gen.providers.base import classify, retry_after
@@ -275,43 +276,11 @@ def test_stand_in_end_to_end_through_the_runner(lib, tmp_path):
     """The runner against a stand-in (its own process, as in production) admitting 10 per second:
     with headers no 429, without only the scout's (one more let pass either way: a loaded test
     machine delays a request now and then); either way the requests go in whole windows."""
-    import json
-    import subprocess
-    import sys
-
-    from em_gen.generate.plan import make_plan
-    from em_gen.generate.prompting import build_request
-    from em_gen.generate.runner import RunConfig, Runner
-    from em_gen.providers import Pricing
-    from em_gen.providers.openai_provider import OpenAIProvider
-
-    reqs = [build_request(lib, j) for j in make_plan(lib, 25, 0, "rl")]
     for headers in (True, False):
-        port_file, stats_file = tmp_path / f"port{headers}", tmp_path / f"stats{headers}.json"
-        srv = subprocess.Popen([sys.executable, "-m", "em_gen.providers.standin.server", "--port-file", str(port_file),
-                                "--stats-file", str(stats_file), "--rate-limit", "10/1", "--latency", "0.05",
-                                *([] if headers else ["--no-rate-headers"])], stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 20
-            while not port_file.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            url = f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
-            runner = Runner(lib, None, OpenAIProvider("m", "x", base_url=url), Pricing("m", None),
-                            RunConfig(concurrency=16, progress=False))
-
-            async def go(runner):
-                queue = list(reqs)
-
-                async def worker():
-                    while queue:
-                        await runner.call(queue.pop())
-                await asyncio.gather(*(worker() for _ in range(16)))
-            asyncio.run(go(runner))
-        finally:
-            srv.terminate()
-            srv.wait(timeout=10)
-        stats = json.loads(stats_file.read_text())
-        by = {int(k): v for k, v in stats["by_status"].items()}
+        run_dir = tmp_path / f"headers{headers}"
+        run_dir.mkdir()
+        by, span, _ = run_against_standin(lib, run_dir, ["--rate-limit", "10/1",
+                                                         *([] if headers else ["--no-rate-headers"])], 25, tag="rl")
         assert by.get(200) == 25
         assert by.get(429, 0) <= (1 if headers else 2), (headers, by)
-        assert 2.0 <= stats["span_s"] < 3.0, stats["span_s"]  # in three windows, not one request per 0.1 s
+        assert 2.0 <= span < 3.0, span  # in three windows, not one request per 0.1 s

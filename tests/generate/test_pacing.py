@@ -4,6 +4,7 @@ budget to the window the 429s teach."""
 import asyncio
 import time
 
+from conftest import run_against_standin
 from em_gen.generate.limiter import RateLimiter
 from em_gen.generate.pacing import BURST_SECONDS, PACING, TRUST_AFTER, Pacer
 
@@ -166,45 +167,6 @@ def test_the_judges_limiter_keeps_its_own_budgets(lib):
     assert asyncio.run(refuse()) < 0.1
     assert gen_lim.trust.doubting and not judge_lim.trust.doubting
     assert judge_lim.budgets["requests"] is not gen_lim.budgets["requests"]
-
-
-def run_against_standin(lib, tmp_path, flags, n, concurrency=16):
-    """The runner (real openai SDK) against a stand-in process with `flags`: its server stats."""
-    import json
-    import subprocess
-    import sys
-
-    from em_gen.generate.plan import make_plan
-    from em_gen.generate.prompting import build_request
-    from em_gen.generate.runner import RunConfig, Runner
-    from em_gen.providers import Pricing
-    from em_gen.providers.openai_provider import OpenAIProvider
-
-    reqs = [build_request(lib, j) for j in make_plan(lib, n, 0, "q")]
-    port_file, stats_file = tmp_path / "port", tmp_path / "stats.json"
-    srv = subprocess.Popen([sys.executable, "-m", "em_gen.providers.standin.server", "--port-file", str(port_file),
-                            "--stats-file", str(stats_file), "--latency", "0.05", *flags], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while not port_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
-        runner = Runner(lib, None, OpenAIProvider("m", "x", base_url=url), Pricing("m", None),
-                        RunConfig(concurrency=concurrency, progress=False))
-
-        async def go():
-            queue = list(reqs)
-
-            async def worker():
-                while queue:
-                    await runner.call(queue.pop())
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-        asyncio.run(go())
-    finally:
-        srv.terminate()
-        srv.wait(timeout=10)
-    stats = json.loads(stats_file.read_text())
-    return {int(k): v for k, v in stats["by_status"].items()}, stats["span_s"], runner.limiter
 
 
 def test_end_to_end_stated_per_minute_enforced_per_slice(lib, tmp_path):
